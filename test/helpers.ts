@@ -1,0 +1,70 @@
+/**
+ * Shared test helpers: where the data is, and how a test that needs it behaves when it is missing
+ * (fails under CI=true, skips with a one-line reason elsewhere).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findDataDir, findFixturesDir, PACKAGE_ROOT } from '../src/node/data.js';
+
+export { PACKAGE_ROOT };
+
+type TapTest = { skip(reason: string): void; fail(message: string): void };
+
+function missing(t: TapTest, what: string): undefined {
+  const reason = `${what} not found; set ${what === 'upstream data' ? 'FREQREG_DATA' : 'FREQREG_FIXTURES'}`;
+  if (process.env.CI === 'true') t.fail(reason);
+  else t.skip(reason);
+  return undefined;
+}
+
+/** The upstream data dir, or undefined after failing (CI) / skipping (elsewhere) the test. */
+export function upstreamDir(t: TapTest): string | undefined {
+  return findDataDir() ?? missing(t, 'upstream data');
+}
+
+/** The PyTorch fixtures dir, or undefined after failing (CI) / skipping (elsewhere) the test. */
+export function fixturesDir(t: TapTest): string | undefined {
+  return findFixturesDir() ?? missing(t, 'PyTorch fixtures');
+}
+
+export interface FixtureInfo {
+  name: string;
+  model: string;
+  model_xz: string;
+  input: string;
+  logits: string;
+  logits_shape: [number, number, number];
+  base_width: number;
+  in_channels: number;
+  classes: number;
+  storage: string;
+  dtype: string;
+  nonzero_parameters: number;
+  logit_abs_max: number;
+  exact_tie_pixels: number;
+  'near_tie_pixels_margin_lt_1e-3': number;
+}
+
+export function readFixtures(dir: string): FixtureInfo[] {
+  return JSON.parse(readFileSync(join(dir, 'fixtures.json'), 'utf8')) as FixtureInfo[];
+}
+
+/** Reads a float32 little-endian file. */
+export function readF32(path: string): Float32Array {
+  const b = readFileSync(path);
+  const out = new Float32Array(b.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = b.readFloatLE(i * 4);
+  return out;
+}
+
+/** Deterministic pseudo-random numbers (mulberry32) for tests and benchmarks. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
