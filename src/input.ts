@@ -1,0 +1,55 @@
+/**
+ * Images in and masks out, independent of any decoder: an image is `{ data, width, height,
+ * channels }` with interleaved samples (an `ImageData` works as is: channels 4). The network
+ * input is planar (C, H, W) float32 in [0, 1], as the upstream demo feeds it (RGB / 255).
+ */
+import { fail } from './errors.js';
+import { UNET_DEPTH } from './model.js';
+
+export interface ImageInput {
+  /** Interleaved samples, row-major: 8-bit (Uint8Array, Uint8ClampedArray) or 16-bit (Uint16Array). */
+  data: ArrayLike<number> & { length: number; BYTES_PER_ELEMENT?: number };
+  width: number;
+  height: number;
+  /** Samples per pixel: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA (default: data.length / pixels). */
+  channels?: number;
+}
+
+/** Smallest side the 4-level UNet accepts: each level halves it, and the deepest must be ≥ 1. */
+export const MIN_SIDE = 1 << UNET_DEPTH;
+
+/** Checks an input size against the network, with a clear error. */
+export function checkInputSize(width: number, height: number): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    fail('image', 'IMAGE_DIMENSIONS', `width ${width} and height ${height} must be positive integers`);
+  }
+  if (width < MIN_SIDE || height < MIN_SIDE) {
+    fail('image', 'INPUT_TOO_SMALL', `${width}×${height} is smaller than ${MIN_SIDE}×${MIN_SIDE}, the smallest size a ${UNET_DEPTH}-level UNet can pool`);
+  }
+}
+
+/**
+ * The network input (C, H, W) float32: samples / 255 (8-bit) or / 65535 (16-bit); alpha dropped;
+ * grey repeated to fill `inChannels` (RGB from grey); RGB to a 1-channel model is refused.
+ */
+export function imageToTensor(image: ImageInput, inChannels: number): Float32Array {
+  const { width, height } = image;
+  checkInputSize(width, height);
+  const pixels = width * height;
+  const channels = image.channels ?? image.data.length / pixels;
+  if (![1, 2, 3, 4].includes(channels) || image.data.length !== pixels * channels) {
+    fail('image', 'IMAGE_DIMENSIONS', `${image.data.length} samples do not fit ${width}×${height} with ${channels} channels`);
+  }
+  const colour = channels >= 3 ? 3 : 1; // samples that carry colour (alpha dropped)
+  if (colour !== inChannels && colour !== 1) {
+    fail('image', 'INPUT_SHAPE', `the model takes ${inChannels} channel(s), the image has ${colour} colour channel(s)`);
+  }
+  const scale = image.data instanceof Uint16Array ? 1 / 65535 : 1 / 255;
+  const out = new Float32Array(inChannels * pixels);
+  for (let c = 0; c < inChannels; c++) {
+    const src = colour === 1 ? 0 : c;
+    const plane = c * pixels;
+    for (let p = 0; p < pixels; p++) out[plane + p] = image.data[p * channels + src] * scale;
+  }
+  return out;
+}
