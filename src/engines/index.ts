@@ -1,0 +1,40 @@
+/** Engines by name. `auto` runs each layer in the form the planner finds cheaper. */
+import { FreqregError } from '../errors.js';
+import type { FrModel } from '../model.js';
+import type { KernelInstance } from '../wasm/instance.js';
+import type { Parallel } from '../wasm/parallel.js';
+import type { Engine, EngineName, Logits } from './engine.js';
+import { referenceForward } from './reference.js';
+import { createDenseEngine } from './dense.js';
+import { createSpectralEngine } from './spectral.js';
+
+export interface EngineContext {
+  kernels: KernelInstance;
+  parallel: Parallel;
+}
+
+export async function createEngine(name: EngineName, model: FrModel, context?: EngineContext): Promise<Engine> {
+  if (name === 'reference') return createReferenceEngine(model);
+  if (!context) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', `the ${name} engine needs the kernel module`);
+  switch (name) {
+    case 'dense':
+      return createDenseEngine(context.kernels, model, context.parallel);
+    case 'spectral':
+    case 'auto':
+      return createSpectralEngine(context.kernels, model, { parallel: context.parallel, name });
+  }
+}
+
+/** The float64 reference (slow: for tests and checks on small inputs). */
+function createReferenceEngine(model: FrModel): Engine {
+  return {
+    name: 'reference',
+    threads: 1,
+    async run(input, width, height): Promise<Logits> {
+      const x = { c: model.arch.inChannels, h: height, w: width, data: Float64Array.from(input) };
+      const out = referenceForward(model, x);
+      return { classes: out.c, height, width, data: Float32Array.from(out.data) };
+    },
+    async dispose() {},
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * The `freqreg` command: parses flags and calls the library. Exit codes: 0 success, 1 some inputs
+ * failed (the rest were processed), 2 bad usage, 3 a model or image refused, 4 data missing.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { FreqregError } from '../errors.js';
+import { inspectCommand } from './inspect.js';
+import { demoCommand } from './demo.js';
+import { segmentCommand } from './segment.js';
+
+export const EXIT = { OK: 0, SOME_FAILED: 1, USAGE: 2, REFUSED: 3, DATA_MISSING: 4 } as const;
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  /** Flag help lines: flag → "what (default)". */
+  help: Record<string, string>;
+  run(values: Record<string, unknown>, positionals: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  demo: demoCommand,
+  segment: segmentCommand,
+  inspect: inspectCommand,
+};
+
+function usage(): string {
+  const lines = ['usage: freqreg <command> [options]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${c.summary}`);
+  lines.push('', 'freqreg <command> --help lists its options.');
+  return lines.join('\n');
+}
+
+function commandHelp(name: string, c: Command): string {
+  const lines = [`usage: freqreg ${name} ${c.usage}`, '', c.summary, '', 'options:'];
+  for (const [flag, text] of Object.entries(c.help)) lines.push(`  ${flag.padEnd(22)} ${text}`);
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? EXIT.OK : EXIT.USAGE;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`freqreg: unknown command "${name}"\n\n${usage()}`);
+    return EXIT.USAGE;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    console.error(`freqreg ${name}: ${(e as Error).message}\n\n${commandHelp(name, command)}`);
+    return EXIT.USAGE;
+  }
+  if (parsed.values.help) {
+    console.log(commandHelp(name, command));
+    return EXIT.OK;
+  }
+  try {
+    return await command.run(parsed.values as Record<string, unknown>, parsed.positionals);
+  } catch (e) {
+    if (e instanceof FreqregError) {
+      console.error(`freqreg ${name}: ${e.message} [${e.code}]`);
+      if (e.code === 'USAGE') return EXIT.USAGE;
+      if (e.code === 'DATA_MISSING') return EXIT.DATA_MISSING;
+      return EXIT.REFUSED;
+    }
+    throw e;
+  }
+}
+
+/** Parses a positive integer flag, or fails with a USAGE error naming it. */
+export function intFlag(values: Record<string, unknown>, flag: string, fallback: number): number {
+  const raw = values[flag];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new FreqregError('cli', 'USAGE', `--${flag} must be a positive integer, got "${raw}"`);
+  return n;
+}
