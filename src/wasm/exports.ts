@@ -1,12 +1,176 @@
 /**
  * The typed mirror of the kernel module's exports (assembly/index.ts). Every export has the same
  * name and parameter names as in assembly/; pointers are byte offsets into the kernel memory.
- * test/kernels.test.ts checks that this list and the module agree.
+ * test/smoke.test.ts checks that this list and the module agree.
+ *
+ * Conventions for every kernel (details in each assembly/ file's header):
+ * - activations are planar CHW float32 (one image), weights PyTorch layout;
+ * - pointers are byte offsets, 4-byte alignment is enough (the Arena gives 16);
+ * - output first; kernels never allocate (tables and scratch come from the host);
+ * - ranges [co0, co1) / [c0, c1) / [p0, p1) select the part written, so threads sharing the
+ *   memory can split one call into disjoint writes;
+ * - every SIMD kernel `name` has a scalar twin `name_ref` with the same signature.
  */
 export interface KernelExports {
   /** First byte the host may use; everything below is the module's static data. */
   heapBase(): number;
+
+  // ---- assembly/idct.ts: orthonormal inverse DCT (DCT-III) ----
+  /** Fills the cosine/Lee table for length N: 5·N floats (IDCT_TABLE_FLOATS). */
+  idct_table_f32(tabPtr: number, N: number): void;
+  /**
+   * Inverse DCT of `count` vectors of length N; element j of vector v at 4·(v·vstride + j·stride)
+   * bytes from in/out. Reads in[j < K] only, writes all N; in place allowed; scratch 65·N floats.
+   */
+  idct_f32(outPtr: number, inPtr: number, N: number, K: number, count: number, stride: number, vstride: number, tabPtr: number, scratch: number): void;
+  idct_f32_ref(outPtr: number, inPtr: number, N: number, K: number, count: number, stride: number, vstride: number, tabPtr: number, scratch: number): void;
+  /**
+   * In-place 4-D inverse DCT of w (O, I, KH, KW) whose leading corner (ka, kb, kc, kd) holds the
+   * coefficients (rest of the corner zero, outside never read). Scratch 65·max(O, I, KH, KW) floats.
+   */
+  idct4d_f32(wPtr: number, O: number, I: number, KH: number, KW: number, ka: number, kb: number, kc: number, kd: number, tabO: number, tabI: number, tabH: number, tabW: number, scratch: number): void;
+  idct4d_f32_ref(wPtr: number, O: number, I: number, KH: number, KW: number, ka: number, kb: number, kc: number, kd: number, tabO: number, tabI: number, tabH: number, tabW: number, scratch: number): void;
+
+  // ---- assembly/conv2d.ts: stride 1, no bias; in (C, H, W), w (K, C, kh, kw), out (K, H, W) ----
+  /** 3x3 pad 1; writes output channels [co0, co1). No overlap of out with in or w. */
+  conv2d_f32_3x3p1(outPtr: number, inPtr: number, wPtr: number, C: number, H: number, W: number, co0: number, co1: number): void;
+  conv2d_f32_3x3p1_ref(outPtr: number, inPtr: number, wPtr: number, C: number, H: number, W: number, co0: number, co1: number): void;
+  /** Winograd weights u (16, K, C) from w (K, C, 3, 3); scalar, once per layer. */
+  conv2d_f32_3x3p1_f23_weights(uPtr: number, wPtr: number, K: number, C: number): void;
+  /**
+   * 3x3 pad 1 by Winograd F(2×2, 3×3) on u from conv2d_f32_3x3p1_f23_weights; writes output channels
+   * [co0, co1). Scratch: wino23ScratchFloats(C, W) floats per thread. Its reference is conv2d_f32_3x3p1_ref.
+   */
+  conv2d_f32_3x3p1_f23(outPtr: number, inPtr: number, uPtr: number, C: number, H: number, W: number, K: number, co0: number, co1: number, scratch: number): void;
+  /** 1x1; writes output channels [co0, co1). No overlap of out with in or w. */
+  conv2d_f32_1x1(outPtr: number, inPtr: number, wPtr: number, C: number, H: number, W: number, co0: number, co1: number): void;
+  conv2d_f32_1x1_ref(outPtr: number, inPtr: number, wPtr: number, C: number, H: number, W: number, co0: number, co1: number): void;
+
+  // ---- assembly/conv_transpose2d.ts ----
+  /** in (Cin, H, W), w (Cin, Cout, 2, 2), out (Cout, 2H, 2W); writes output channels [co0, co1). */
+  conv_transpose2d_f32_2x2s2(outPtr: number, inPtr: number, wPtr: number, Cin: number, Cout: number, H: number, W: number, co0: number, co1: number): void;
+  conv_transpose2d_f32_2x2s2_ref(outPtr: number, inPtr: number, wPtr: number, Cin: number, Cout: number, H: number, W: number, co0: number, co1: number): void;
+
+  // ---- assembly/norm.ts ----
+  /** Instance norm (biased var, eps 1e-5) + ReLU over channels [c0, c1) of (C, P); out may equal x. */
+  norm_relu_f32(outPtr: number, xPtr: number, P: number, c0: number, c1: number): void;
+  norm_relu_f32_ref(outPtr: number, xPtr: number, P: number, c0: number, c1: number): void;
+
+  // ---- assembly/pool.ts ----
+  /** Max-pool 2x2 floor: in (C, H, W) → out (C, H/2, W/2), channels [c0, c1). */
+  maxpool2d_f32_2x2(outPtr: number, inPtr: number, H: number, W: number, c0: number, c1: number): void;
+  maxpool2d_f32_2x2_ref(outPtr: number, inPtr: number, H: number, W: number, c0: number, c1: number): void;
+
+  // ---- assembly/concat.ts ----
+  /**
+   * in (C, h, w) channels [c0, c1) → out (·, H, W) channels cOff + c, placed at (top, left), the
+   * rest of those planes zeroed (F.pad + torch.cat; top = (H-h)>>1, left = (W-w)>>1).
+   */
+  pad_concat_f32(outPtr: number, inPtr: number, h: number, w: number, H: number, W: number, top: number, left: number, cOff: number, c0: number, c1: number): void;
+  pad_concat_f32_ref(outPtr: number, inPtr: number, h: number, w: number, H: number, W: number, top: number, left: number, cOff: number, c0: number, c1: number): void;
+
+  // ---- assembly/argmax.ts ----
+  /** logits (K, P) → u8 class per pixel for pixels [p0, p1); ties to the lowest class; K ≤ 256. */
+  argmax_f32_u8(outPtr: number, logitsPtr: number, K: number, P: number, p0: number, p1: number): void;
+  argmax_f32_u8_ref(outPtr: number, logitsPtr: number, K: number, P: number, p0: number, p1: number): void;
+
+  // ---- spectral (assembly/spectral.ts): the fused frequency-domain kernels of src/engines/spectral.ts ----
+  // Maps are float32 planes; strides are in elements (floats), pointers in bytes and point at pixel
+  // (0, 0) of map 0; rows [y0, y1) are written, so threads can split a call by rows.
+  /**
+   * For each pixel of rows [y0, y1), columns [0, width): channel o = Σ_a F[o,a]·q_a (ReLU'd if
+   * `relu`), o < channels, then out_g = Σ_o G[o,g]·channel_o for g < nOut (written, not added).
+   * With nPool > 0, rows go in pairs (y0 even) and each 2×2 block's max (floor) is also projected:
+   * pool_g at (y/2, x/2) = Σ_o Gp[o,g]·max. F (channels, na); G (channels, padded4(nOut));
+   * Gp (channels, padded4(nPool)). Outputs must not overlap q. `height` is the full-res height.
+   */
+  spectral_fuse_f32(
+    outPtr: number, outMapStride: number, outRowStride: number, nOut: number, gPtr: number,
+    poolPtr: number, poolMapStride: number, poolRowStride: number, nPool: number, gpPtr: number,
+    qPtr: number, qMapStride: number, qRowStride: number, na: number, fPtr: number,
+    channels: number, width: number, height: number, y0: number, y1: number, relu: number,
+  ): void;
+  spectral_fuse_f32_ref(
+    outPtr: number, outMapStride: number, outRowStride: number, nOut: number, gPtr: number,
+    poolPtr: number, poolMapStride: number, poolRowStride: number, nPool: number, gpPtr: number,
+    qPtr: number, qMapStride: number, qRowStride: number, na: number, fPtr: number,
+    channels: number, width: number, height: number, y0: number, y1: number, relu: number,
+  ): void;
+  /**
+   * q_a = Σ_{pairs (a,b)} K_p ⋆ p_b, 3×3 cross-correlation; p maps must have a readable, zero
+   * one-pixel border (rowStride ≥ width + 2). pairs (nPairs, 2) int32 sorted by a; taps (nPairs, 9).
+   * Every q_a, a < na, is written (0 without pairs).
+   */
+  spectral_conv2d_f32_3x3p1(
+    qPtr: number, qMapStride: number, pPtr: number, pMapStride: number, rowStride: number,
+    pairsPtr: number, tapsPtr: number, nPairs: number, na: number, width: number, y0: number, y1: number,
+  ): void;
+  spectral_conv2d_f32_3x3p1_ref(
+    qPtr: number, qMapStride: number, pPtr: number, pMapStride: number, rowStride: number,
+    pairsPtr: number, tapsPtr: number, nPairs: number, na: number, width: number, y0: number, y1: number,
+  ): void;
+  /**
+   * Adds out_b[top + 2y + ky, left + 2x + kx] += K_p[ky,kx]·p_a[y,x] for pairs (a, b), over output
+   * rows [y0, y1) (rows outside [top, top + 2·srcHeight) untouched). taps (nPairs, 2, 2).
+   */
+  spectral_scatter_f32_2x2s2(
+    outPtr: number, outMapStride: number, outRowStride: number, pPtr: number, pMapStride: number, pRowStride: number,
+    pairsPtr: number, tapsPtr: number, nPairs: number, srcWidth: number, srcHeight: number, top: number, left: number,
+    y0: number, y1: number,
+  ): void;
+  spectral_scatter_f32_2x2s2_ref(
+    outPtr: number, outMapStride: number, outRowStride: number, pPtr: number, pMapStride: number, pRowStride: number,
+    pairsPtr: number, tapsPtr: number, nPairs: number, srcWidth: number, srcHeight: number, top: number, left: number,
+    y0: number, y1: number,
+  ): void;
+  /** sum[a] += Σ q_a over rows [y0, y1) (float64 sums, 8-byte aligned). */
+  spectral_sum_f64(sumPtr: number, qPtr: number, qMapStride: number, qRowStride: number, na: number, width: number, y0: number, y1: number): void;
+  spectral_sum_f64_ref(sumPtr: number, qPtr: number, qMapStride: number, qRowStride: number, na: number, width: number, y0: number, y1: number): void;
+  /** q_a -= mean[a] in place (float32 means), then cov[a·na + b] += Σ q_a·q_b for b ≥ a (float64). */
+  spectral_center_cov_f64(covPtr: number, qPtr: number, qMapStride: number, qRowStride: number, meanPtr: number, na: number, width: number, y0: number, y1: number): void;
+  spectral_center_cov_f64_ref(covPtr: number, qPtr: number, qMapStride: number, qRowStride: number, meanPtr: number, na: number, width: number, y0: number, y1: number): void;
 }
 
 /** Names of every function the module must export (kept in step with KernelExports). */
-export const KERNEL_EXPORT_NAMES: readonly (keyof KernelExports)[] = ['heapBase'];
+export const KERNEL_EXPORT_NAMES: readonly (keyof KernelExports)[] = [
+  'heapBase',
+  // idct
+  'idct_table_f32',
+  'idct_f32',
+  'idct_f32_ref',
+  'idct4d_f32',
+  'idct4d_f32_ref',
+  // conv2d
+  'conv2d_f32_3x3p1',
+  'conv2d_f32_3x3p1_ref',
+  'conv2d_f32_3x3p1_f23_weights',
+  'conv2d_f32_3x3p1_f23',
+  'conv2d_f32_1x1',
+  'conv2d_f32_1x1_ref',
+  // conv_transpose2d
+  'conv_transpose2d_f32_2x2s2',
+  'conv_transpose2d_f32_2x2s2_ref',
+  // norm
+  'norm_relu_f32',
+  'norm_relu_f32_ref',
+  // pool
+  'maxpool2d_f32_2x2',
+  'maxpool2d_f32_2x2_ref',
+  // concat
+  'pad_concat_f32',
+  'pad_concat_f32_ref',
+  // argmax
+  'argmax_f32_u8',
+  'argmax_f32_u8_ref',
+  // spectral
+  'spectral_fuse_f32',
+  'spectral_fuse_f32_ref',
+  'spectral_conv2d_f32_3x3p1',
+  'spectral_conv2d_f32_3x3p1_ref',
+  'spectral_scatter_f32_2x2s2',
+  'spectral_scatter_f32_2x2s2_ref',
+  'spectral_sum_f64',
+  'spectral_sum_f64_ref',
+  'spectral_center_cov_f64',
+  'spectral_center_cov_f64_ref',
+];

@@ -1,0 +1,452 @@
+// Spectral kernels: the frequency-domain forward pass of src/engines/spectral.ts
+// (docs: fr-unet.md, "Executing in the frequency domain"). A layer never forms dense weights
+// or full-channel activations: it works on a few maps per layer, P_b (input channels
+// projected on frequency b) and Q_a (spatial convs of the P maps), and forms each channel only
+// in registers, inside spectral_fuse_f32.
+//
+// Maps are float32 planes. Pointers are byte offsets (4-byte alignment is enough: v128 loads
+// and stores are unaligned) and point at pixel (0, 0) of map 0; map and row strides are in
+// elements. Every kernel writes rows [y0, y1) only, so threads sharing the memory can split a
+// call by rows. Each SIMD kernel has a scalar twin `_ref` with the same signature, and calls its
+// own scalar twin's body for the column tails. Contracts: src/wasm/exports.ts.
+// The consumer tables' rows are padded to a multiple of 4 (twin: padded4 in src/engines/spectral-oracle.ts).
+
+// @ts-ignore: decorator
+@inline function padded4(n: i32): i32 {
+  return (n + 3) & ~3;
+}
+
+// @ts-ignore: decorator
+@inline function at(ptr: usize, index: i32): usize {
+  return ptr + (<usize>index << 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// spectral_fuse_f32: expand → (ReLU) → (2×2 max-pool) → project, per pixel.
+//   channel_o(p) = Σ_a F[o,a] q_a(p)                      F (channels, na)
+//   out_g(p)     = Σ_o G[o,g] relu(channel_o(p))          G (channels, padded4(nOut)), g < nOut
+//   pool_g(p')   = Σ_o Gp[o,g] max_{2×2} relu(channel_o)  Gp (channels, padded4(nPool)), g < nPool
+// Rows go in pairs (y, y+1) when nPool > 0 and y + 1 < y1 (the caller starts ranges on even rows,
+// and a lone last row of an odd height is projected on `out` only). ReLU and the norm already
+// folded into F are monotonic, so pooling the pre-ReLU channel and then clamping is exact.
+// ---------------------------------------------------------------------------------------------
+
+/** Scalar fused pass over `rows` (1, or 2 = a pooled pair) from row y, columns [x0, x1) (x0 even when pooling). */
+function fuseBlock(
+  outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
+  poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, width: i32, y: i32, rows: i32, x0: i32, x1: i32, relu: i32,
+): void {
+  const gs = padded4(nOut), gps = padded4(nPool);
+  const halfW = width >> 1;
+  const floor: f32 = relu ? <f32>0 : <f32>-Infinity;
+  for (let x = x0; x < x1; x++) {
+    const pooled = rows == 2 && (x & 1) == 0 && (x >> 1) < halfW;
+    for (let r = 0; r < rows; r++) for (let g = 0; g < nOut; g++) store<f32>(at(outPtr, g * outMapStride + (y + r) * outRowStride + x), 0);
+    if (pooled) for (let g = 0; g < nPool; g++) store<f32>(at(poolPtr, g * poolMapStride + (y >> 1) * poolRowStride + (x >> 1)), 0);
+    for (let o = 0; o < channels; o++) {
+      let m: f32 = -Infinity;
+      const cols = pooled ? 2 : 1;
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          let v: f32 = 0;
+          for (let a = 0; a < na; a++) {
+            v += load<f32>(at(fPtr, o * na + a)) * load<f32>(at(qPtr, a * qMapStride + (y + r) * qRowStride + x + c));
+          }
+          const n = floor < v ? v : floor; // f32x4.pmax(floor, v)
+          m = m < n ? n : m;
+          if (c == 0) {
+            for (let g = 0; g < nOut; g++) {
+              const p = at(outPtr, g * outMapStride + (y + r) * outRowStride + x);
+              store<f32>(p, load<f32>(p) + load<f32>(at(gPtr, o * gs + g)) * n);
+            }
+          }
+        }
+      }
+      if (pooled) {
+        for (let g = 0; g < nPool; g++) {
+          const p = at(poolPtr, g * poolMapStride + (y >> 1) * poolRowStride + (x >> 1));
+          store<f32>(p, load<f32>(p) + load<f32>(at(gpPtr, o * gps + g)) * m);
+        }
+      }
+    }
+  }
+}
+
+export function spectral_fuse_f32_ref(
+  outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
+  poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, width: i32, height: i32, y0: i32, y1: i32, relu: i32,
+): void {
+  let y = y0;
+  while (y < y1) {
+    const rows = nPool > 0 && y + 1 < y1 ? 2 : 1;
+    fuseBlock(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
+      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, 0, width, relu);
+    y += rows;
+  }
+}
+
+/**
+ * Full-resolution projection of row y, columns [0, xs) (xs a multiple of 4), 4 consumers at a
+ * time: the 4 accumulators stay in registers over the channel loop; with na = 4 the 4 Q vectors
+ * too (11 live v128 values).
+ */
+function fuseRow(
+  outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, y: i32, xs: i32, floor: v128,
+): void {
+  const gs = <usize>padded4(nOut) << 2;
+  const qMap = <usize>qMapStride << 2;
+  const fStride = <usize>na << 2;
+  for (let gb = 0; gb < nOut; gb += 4) {
+    const out0 = at(outPtr, gb * outMapStride + y * outRowStride);
+    const outMap = <usize>outMapStride << 2;
+    for (let x = 0; x < xs; x += 4) {
+      const q = at(qPtr, y * qRowStride + x);
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+      let g = gPtr + (<usize>gb << 2);
+      let f = fPtr;
+      if (na == 4) {
+        const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
+        for (let o = 0; o < channels; o++) {
+          let v = f32x4.mul(v128.load32_splat(f), q0);
+          v = f32x4.add(v, f32x4.mul(v128.load32_splat(f, 4), q1));
+          v = f32x4.add(v, f32x4.mul(v128.load32_splat(f, 8), q2));
+          v = f32x4.add(v, f32x4.mul(v128.load32_splat(f, 12), q3));
+          const n = f32x4.pmax(floor, v);
+          c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
+          c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
+          c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
+          c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+          f += 16;
+          g += gs;
+        }
+      } else {
+        for (let o = 0; o < channels; o++) {
+          let v = f32x4.splat(0);
+          let qa = q;
+          for (let a = 0; a < na; a++) {
+            v = f32x4.add(v, f32x4.mul(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa)));
+            qa += qMap;
+          }
+          const n = f32x4.pmax(floor, v);
+          c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
+          c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
+          c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
+          c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+          f += fStride;
+          g += gs;
+        }
+      }
+      const p = out0 + (<usize>x << 2);
+      v128.store(p, c0);
+      if (gb + 1 < nOut) v128.store(p + outMap, c1);
+      if (gb + 2 < nOut) v128.store(p + 2 * outMap, c2);
+      if (gb + 3 < nOut) v128.store(p + 3 * outMap, c3);
+    }
+  }
+}
+
+/**
+ * Pooled projection of rows (y, y+1), full-resolution columns [0, xs) (xs a multiple of 8):
+ * per channel, 4 vectors of 4 pixels are expanded, max-pooled vertically, then horizontally by
+ * an even/odd lane shuffle, giving 4 pooled pixels; 4 consumers at a time in registers.
+ */
+function fusePoolRows(
+  poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, y: i32, xs: i32, floor: v128,
+): void {
+  const gs = <usize>padded4(nPool) << 2;
+  const qMap = <usize>qMapStride << 2;
+  const qRow = <usize>qRowStride << 2;
+  const fStride = <usize>na << 2;
+  const poolMap = <usize>poolMapStride << 2;
+  for (let gb = 0; gb < nPool; gb += 4) {
+    const out0 = at(poolPtr, gb * poolMapStride + (y >> 1) * poolRowStride);
+    for (let x = 0; x < xs; x += 8) {
+      const q = at(qPtr, y * qRowStride + x);
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+      let g = gpPtr + (<usize>gb << 2);
+      let f = fPtr;
+      for (let o = 0; o < channels; o++) {
+        let t0 = f32x4.splat(0), t1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+        let qa = q;
+        for (let a = 0; a < na; a++) {
+          const s = v128.load32_splat(f + (<usize>a << 2));
+          t0 = f32x4.add(t0, f32x4.mul(s, v128.load(qa)));
+          t1 = f32x4.add(t1, f32x4.mul(s, v128.load(qa, 16)));
+          b0 = f32x4.add(b0, f32x4.mul(s, v128.load(qa + qRow)));
+          b1 = f32x4.add(b1, f32x4.mul(s, v128.load(qa + qRow, 16)));
+          qa += qMap;
+        }
+        const m0 = f32x4.pmax(t0, b0), m1 = f32x4.pmax(t1, b1);
+        const m = f32x4.pmax(v128.shuffle<f32>(m0, m1, 0, 2, 4, 6), v128.shuffle<f32>(m0, m1, 1, 3, 5, 7));
+        const n = f32x4.pmax(floor, m);
+        c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
+        c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
+        c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
+        c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+        f += fStride;
+        g += gs;
+      }
+      const p = out0 + (<usize>(x >> 1) << 2);
+      v128.store(p, c0);
+      if (gb + 1 < nPool) v128.store(p + poolMap, c1);
+      if (gb + 2 < nPool) v128.store(p + 2 * poolMap, c2);
+      if (gb + 3 < nPool) v128.store(p + 3 * poolMap, c3);
+    }
+  }
+}
+
+export function spectral_fuse_f32(
+  outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
+  poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, width: i32, height: i32, y0: i32, y1: i32, relu: i32,
+): void {
+  const floor = f32x4.splat(relu ? <f32>0 : <f32>-Infinity);
+  let y = y0;
+  while (y < y1) {
+    const rows = nPool > 0 && y + 1 < y1 ? 2 : 1;
+    // SIMD columns: whole pooled groups of 8 when pooling, else whole vectors.
+    const xs = rows == 2 ? ((width >> 1) & ~3) << 1 : width & ~3;
+    for (let r = 0; r < rows; r++) {
+      fuseRow(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y + r, xs, floor);
+    }
+    if (rows == 2) fusePoolRows(poolPtr, poolMapStride, poolRowStride, nPool, gpPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y, xs, floor);
+    fuseBlock(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
+      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, xs, width, relu);
+    y += rows;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// spectral_conv2d_f32_3x3p1: q_a = Σ_{pairs p = (a, b)} K_p ⋆ p_b (3×3 cross-correlation, pad 1).
+// The P maps carry a zero one-pixel border, so every tap is a plain load. Pairs are sorted by a;
+// the first pair of each a writes, the next ones add; an a without pairs is zeroed.
+// ---------------------------------------------------------------------------------------------
+
+/** Scalar: one pair over row y, columns [x0, x1). */
+function convPairRow(q: usize, p: usize, rowStride: i32, taps: usize, first: bool, x0: i32, x1: i32): void {
+  const row = <usize>rowStride << 2;
+  for (let x = x0; x < x1; x++) {
+    const o = at(q, x);
+    let s: f32 = first ? 0 : load<f32>(o);
+    let src = at(p, x - 1) - row;
+    let k = taps;
+    for (let ky = 0; ky < 3; ky++) {
+      s += load<f32>(k) * load<f32>(src);
+      s += load<f32>(k, 4) * load<f32>(src, 4);
+      s += load<f32>(k, 8) * load<f32>(src, 8);
+      src += row;
+      k += 12;
+    }
+    store<f32>(o, s);
+  }
+}
+
+/** SIMD: one pair over row y, columns [0, xs) (xs a multiple of 4), 9 taps in registers. */
+function convPairRowSimd(q: usize, p: usize, rowStride: i32, taps: usize, first: bool, xs: i32): void {
+  const row = <usize>rowStride << 2;
+  const k0 = v128.load32_splat(taps), k1 = v128.load32_splat(taps, 4), k2 = v128.load32_splat(taps, 8);
+  const k3 = v128.load32_splat(taps, 12), k4 = v128.load32_splat(taps, 16), k5 = v128.load32_splat(taps, 20);
+  const k6 = v128.load32_splat(taps, 24), k7 = v128.load32_splat(taps, 28), k8 = v128.load32_splat(taps, 32);
+  for (let x = 0; x < xs; x += 4) {
+    const o = at(q, x);
+    const r0 = at(p, x - 1) - row, r1 = r0 + row, r2 = r1 + row;
+    let s = first ? f32x4.splat(0) : v128.load(o);
+    s = f32x4.add(s, f32x4.mul(k0, v128.load(r0)));
+    s = f32x4.add(s, f32x4.mul(k1, v128.load(r0, 4)));
+    s = f32x4.add(s, f32x4.mul(k2, v128.load(r0, 8)));
+    s = f32x4.add(s, f32x4.mul(k3, v128.load(r1)));
+    s = f32x4.add(s, f32x4.mul(k4, v128.load(r1, 4)));
+    s = f32x4.add(s, f32x4.mul(k5, v128.load(r1, 8)));
+    s = f32x4.add(s, f32x4.mul(k6, v128.load(r2)));
+    s = f32x4.add(s, f32x4.mul(k7, v128.load(r2, 4)));
+    s = f32x4.add(s, f32x4.mul(k8, v128.load(r2, 8)));
+    v128.store(o, s);
+  }
+}
+
+function conv3x3(
+  qPtr: usize, qMapStride: i32, pPtr: usize, pMapStride: i32, rowStride: i32,
+  pairsPtr: usize, tapsPtr: usize, nPairs: i32, na: i32, width: i32, y0: i32, y1: i32, simd: bool,
+): void {
+  const xs = simd ? width & ~3 : 0;
+  for (let y = y0; y < y1; y++) {
+    let pair = 0;
+    for (let a = 0; a < na; a++) {
+      const q = at(qPtr, a * qMapStride + y * rowStride);
+      let first = true;
+      while (pair < nPairs && load<i32>(at(pairsPtr, 2 * pair)) == a) {
+        const p = at(pPtr, load<i32>(at(pairsPtr, 2 * pair + 1)) * pMapStride + y * rowStride);
+        const taps = at(tapsPtr, 9 * pair);
+        if (xs > 0) convPairRowSimd(q, p, rowStride, taps, first, xs);
+        convPairRow(q, p, rowStride, taps, first, xs, width);
+        first = false;
+        pair++;
+      }
+      if (first) memory.fill(q, 0, <usize>width << 2);
+    }
+  }
+}
+
+export function spectral_conv2d_f32_3x3p1(
+  qPtr: usize, qMapStride: i32, pPtr: usize, pMapStride: i32, rowStride: i32,
+  pairsPtr: usize, tapsPtr: usize, nPairs: i32, na: i32, width: i32, y0: i32, y1: i32,
+): void {
+  conv3x3(qPtr, qMapStride, pPtr, pMapStride, rowStride, pairsPtr, tapsPtr, nPairs, na, width, y0, y1, true);
+}
+
+export function spectral_conv2d_f32_3x3p1_ref(
+  qPtr: usize, qMapStride: i32, pPtr: usize, pMapStride: i32, rowStride: i32,
+  pairsPtr: usize, tapsPtr: usize, nPairs: i32, na: i32, width: i32, y0: i32, y1: i32,
+): void {
+  conv3x3(qPtr, qMapStride, pPtr, pMapStride, rowStride, pairsPtr, tapsPtr, nPairs, na, width, y0, y1, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// spectral_scatter_f32_2x2s2: the transposed conv (2×2, stride 2) folded with the concatenation's
+// share of the next conv: out_b[top + 2y + ky, left + 2x + kx] += K_p[ky,kx] p_a[y,x], p = (a, b).
+// ---------------------------------------------------------------------------------------------
+
+function scatter(
+  outPtr: usize, outMapStride: i32, outRowStride: i32, pPtr: usize, pMapStride: i32, pRowStride: i32,
+  pairsPtr: usize, tapsPtr: usize, nPairs: i32, srcWidth: i32, srcHeight: i32, top: i32, left: i32,
+  y0: i32, y1: i32, simd: bool,
+): void {
+  const ya = max(y0, top), yb = min(y1, top + 2 * srcHeight);
+  const xs = simd ? srcWidth & ~3 : 0;
+  for (let Y = ya; Y < yb; Y++) {
+    const ky = (Y - top) & 1, y = (Y - top) >> 1;
+    for (let pair = 0; pair < nPairs; pair++) {
+      const a = load<i32>(at(pairsPtr, 2 * pair)), b = load<i32>(at(pairsPtr, 2 * pair + 1));
+      const src = at(pPtr, a * pMapStride + y * pRowStride);
+      const dst = at(outPtr, b * outMapStride + Y * outRowStride + left);
+      const k0 = load<f32>(at(tapsPtr, 4 * pair + 2 * ky)), k1 = load<f32>(at(tapsPtr, 4 * pair + 2 * ky + 1));
+      if (xs > 0) {
+        const kk = f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(k0), 1, k1), 3, k1); // [k0, k1, k0, k1]
+        for (let x = 0; x < xs; x += 4) {
+          const s = v128.load(at(src, x));
+          const d = at(dst, 2 * x);
+          v128.store(d, f32x4.add(v128.load(d), f32x4.mul(kk, v128.shuffle<f32>(s, s, 0, 0, 1, 1))));
+          v128.store(d, f32x4.add(v128.load(d, 16), f32x4.mul(kk, v128.shuffle<f32>(s, s, 2, 2, 3, 3))), 16);
+        }
+      }
+      for (let x = xs; x < srcWidth; x++) {
+        const s = load<f32>(at(src, x));
+        const d = at(dst, 2 * x);
+        store<f32>(d, load<f32>(d) + k0 * s);
+        store<f32>(d, load<f32>(d, 4) + k1 * s, 4);
+      }
+    }
+  }
+}
+
+export function spectral_scatter_f32_2x2s2(
+  outPtr: usize, outMapStride: i32, outRowStride: i32, pPtr: usize, pMapStride: i32, pRowStride: i32,
+  pairsPtr: usize, tapsPtr: usize, nPairs: i32, srcWidth: i32, srcHeight: i32, top: i32, left: i32,
+  y0: i32, y1: i32,
+): void {
+  scatter(outPtr, outMapStride, outRowStride, pPtr, pMapStride, pRowStride, pairsPtr, tapsPtr, nPairs, srcWidth, srcHeight, top, left, y0, y1, true);
+}
+
+export function spectral_scatter_f32_2x2s2_ref(
+  outPtr: usize, outMapStride: i32, outRowStride: i32, pPtr: usize, pMapStride: i32, pRowStride: i32,
+  pairsPtr: usize, tapsPtr: usize, nPairs: i32, srcWidth: i32, srcHeight: i32, top: i32, left: i32,
+  y0: i32, y1: i32,
+): void {
+  scatter(outPtr, outMapStride, outRowStride, pPtr, pMapStride, pRowStride, pairsPtr, tapsPtr, nPairs, srcWidth, srcHeight, top, left, y0, y1, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics of the Q maps for the norm, accumulated in float64 (one slot per thread):
+// spectral_sum_f64 adds Σ q_a; spectral_center_cov_f64 centres q_a in place with the float32
+// mean, then adds Σ q_a q_b for b ≥ a (products rounded to float32, sums in float64).
+// ---------------------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function sum2(v: v128): f64 {
+  return f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
+}
+
+/** Σ of row values [0, width), float64; SIMD over [0, xs). */
+function rowSum(p: usize, width: i32, xs: i32): f64 {
+  let lo = f64x2.splat(0), hi = f64x2.splat(0);
+  for (let x = 0; x < xs; x += 4) {
+    const v = v128.load(at(p, x));
+    lo = f64x2.add(lo, f64x2.promote_low_f32x4(v));
+    hi = f64x2.add(hi, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3)));
+  }
+  let s = sum2(f64x2.add(lo, hi));
+  for (let x = xs; x < width; x++) s += <f64>load<f32>(at(p, x));
+  return s;
+}
+
+/** Σ of row products a[x]·b[x] (float32 products), float64; SIMD over [0, xs). */
+function rowDot(pa: usize, pb: usize, width: i32, xs: i32): f64 {
+  let lo = f64x2.splat(0), hi = f64x2.splat(0);
+  for (let x = 0; x < xs; x += 4) {
+    const v = f32x4.mul(v128.load(at(pa, x)), v128.load(at(pb, x)));
+    lo = f64x2.add(lo, f64x2.promote_low_f32x4(v));
+    hi = f64x2.add(hi, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3)));
+  }
+  let s = sum2(f64x2.add(lo, hi));
+  for (let x = xs; x < width; x++) s += <f64>(load<f32>(at(pa, x)) * load<f32>(at(pb, x)));
+  return s;
+}
+
+function sumMaps(sumPtr: usize, qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, width: i32, y0: i32, y1: i32, xs: i32): void {
+  for (let a = 0; a < na; a++) {
+    let s: f64 = 0;
+    for (let y = y0; y < y1; y++) s += rowSum(at(qPtr, a * qMapStride + y * qRowStride), width, xs);
+    const out = sumPtr + (<usize>a << 3);
+    store<f64>(out, load<f64>(out) + s);
+  }
+}
+
+export function spectral_sum_f64(sumPtr: usize, qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, width: i32, y0: i32, y1: i32): void {
+  sumMaps(sumPtr, qPtr, qMapStride, qRowStride, na, width, y0, y1, width & ~3);
+}
+
+export function spectral_sum_f64_ref(sumPtr: usize, qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, width: i32, y0: i32, y1: i32): void {
+  sumMaps(sumPtr, qPtr, qMapStride, qRowStride, na, width, y0, y1, 0);
+}
+
+function centerCov(
+  covPtr: usize, qPtr: usize, qMapStride: i32, qRowStride: i32, meanPtr: usize, na: i32, width: i32, y0: i32, y1: i32, xs: i32,
+): void {
+  for (let y = y0; y < y1; y++) {
+    for (let a = 0; a < na; a++) {
+      const p = at(qPtr, a * qMapStride + y * qRowStride);
+      const m = load<f32>(at(meanPtr, a));
+      const mv = f32x4.splat(m);
+      for (let x = 0; x < xs; x += 4) v128.store(at(p, x), f32x4.sub(v128.load(at(p, x)), mv));
+      for (let x = xs; x < width; x++) store<f32>(at(p, x), load<f32>(at(p, x)) - m);
+    }
+    for (let a = 0; a < na; a++) {
+      const pa = at(qPtr, a * qMapStride + y * qRowStride);
+      for (let b = a; b < na; b++) {
+        const out = covPtr + (<usize>(a * na + b) << 3);
+        store<f64>(out, load<f64>(out) + rowDot(pa, at(qPtr, b * qMapStride + y * qRowStride), width, xs));
+      }
+    }
+  }
+}
+
+export function spectral_center_cov_f64(
+  covPtr: usize, qPtr: usize, qMapStride: i32, qRowStride: i32, meanPtr: usize, na: i32, width: i32, y0: i32, y1: i32,
+): void {
+  centerCov(covPtr, qPtr, qMapStride, qRowStride, meanPtr, na, width, y0, y1, width & ~3);
+}
+
+export function spectral_center_cov_f64_ref(
+  covPtr: usize, qPtr: usize, qMapStride: i32, qRowStride: i32, meanPtr: usize, na: i32, width: i32, y0: i32, y1: i32,
+): void {
+  centerCov(covPtr, qPtr, qMapStride, qRowStride, meanPtr, na, width, y0, y1, 0);
+}

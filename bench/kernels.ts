@@ -1,0 +1,174 @@
+/**
+ * Kernel benchmark over the upstream UNet's shapes (bench/cases.ts), one thread.
+ *
+ *   node --import=@isaacs/ts-node-temp-fork-for-pr-2009/import bench/kernels.ts [--quick] [--filter=conv3x3] [--json=path]
+ *
+ * Validates every case once (SIMD kernel vs its scalar twin on a cropped copy), then times it:
+ * one cold call, then warm calls until `minTime` has passed; reports the median warm time,
+ * GFLOP/s, GB/s (compulsory traffic) and the scalar twin's rate on a cropped copy.
+ * --quick crops every case to a few rows (same channels and width, so the same per-row work) and
+ * shortens the timing; without it, the full 959×640 shapes run (a minute or two).
+ * Writes JSON to bench/results/kernels-<date>.json (or --json) and prints a table.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpus } from 'node:os';
+import { instantiateKernels } from '../src/wasm/instance.js';
+import type { KernelExports } from '../src/wasm/exports.js';
+import { IDCT_SCRATCH_FLOATS, IDCT_TABLE_FLOATS } from '../src/wasm/kernels.js';
+import { UPSTREAM_CASES, bytes, crop, describe, flops, type KernelCase } from './cases.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const filter = args.find((a) => a.startsWith('--filter='))?.slice(9);
+const jsonOut = args.find((a) => a.startsWith('--json='))?.slice(7);
+const minTime = quick ? 0.15 : 1.0; // seconds of warm calls per case
+/** --quick: rows per case so that one call is about this much work (at least 8 rows, so the top and bottom rows, which skip a third of the taps, weigh little). */
+const quickFlop = 4e8;
+const twinChannels = 2; // scalar twins are validated and timed on this many output channels (pixels: 4096)
+
+const k = await instantiateKernels(readFileSync(join(ROOT, 'build', 'kernels.wasm')));
+const ex = k.exports;
+const call = (name: keyof KernelExports, a: number[]) => (ex[name] as unknown as (...x: number[]) => void)(...a);
+
+/** A seeded fill (xorshift) so every run times the same data. */
+function fillRandom(ptr: number, n: number, seed: number): void {
+  const f = new Float32Array(k.memory.buffer, ptr, n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    f[i] = s / 2 ** 31 - 1;
+  }
+}
+
+/** Allocates and fills the buffers of a case; returns the SIMD and twin calls' arguments. */
+function setup(c: KernelCase): { simd: keyof KernelExports; twin: keyof KernelExports; args: () => number[]; argsTwin: () => number[]; out: number; outN: number; twinOut: number } {
+  const A = k.arena;
+  const f32 = (n: number, seed: number) => {
+    const p = A.allocF32(n);
+    fillRandom(p, n, seed);
+    return p;
+  };
+  switch (c.op) {
+    case 'conv3x3':
+    case 'conv1x1': {
+      const kk = c.op === 'conv3x3' ? 9 : 1;
+      const i = f32(c.C * c.H * c.W, 1), w = f32(c.K * c.C * kk, 2), o = A.allocF32(c.K * c.H * c.W), t = A.allocF32(c.K * c.H * c.W);
+      const n = c.op === 'conv3x3' ? 'conv2d_f32_3x3p1' : 'conv2d_f32_1x1';
+      return { simd: n, twin: `${n}_ref`, args: () => [o, i, w, c.C, c.H, c.W, 0, c.K], argsTwin: () => [t, i, w, c.C, c.H, c.W, 0, Math.min(c.K, twinChannels)], out: o, outN: Math.min(c.K, twinChannels) * c.H * c.W, twinOut: t };
+    }
+    case 'convT': {
+      const i = f32(c.Cin * c.H * c.W, 1), w = f32(c.Cin * c.Cout * 4, 2), o = A.allocF32(4 * c.Cout * c.H * c.W), t = A.allocF32(4 * c.Cout * c.H * c.W);
+      return { simd: 'conv_transpose2d_f32_2x2s2', twin: 'conv_transpose2d_f32_2x2s2_ref', args: () => [o, i, w, c.Cin, c.Cout, c.H, c.W, 0, c.Cout], argsTwin: () => [t, i, w, c.Cin, c.Cout, c.H, c.W, 0, Math.min(c.Cout, twinChannels)], out: o, outN: 4 * Math.min(c.Cout, twinChannels) * c.H * c.W, twinOut: t };
+    }
+    case 'norm': {
+      const P = c.H * c.W, i = f32(c.C * P, 1), o = A.allocF32(c.C * P), t = A.allocF32(c.C * P);
+      return { simd: 'norm_relu_f32', twin: 'norm_relu_f32_ref', args: () => [o, i, P, 0, c.C], argsTwin: () => [t, i, P, 0, Math.min(c.C, twinChannels)], out: o, outN: Math.min(c.C, twinChannels) * P, twinOut: t };
+    }
+    case 'pool': {
+      const i = f32(c.C * c.H * c.W, 1), m = c.C * (c.H >> 1) * (c.W >> 1), o = A.allocF32(m), t = A.allocF32(m);
+      return { simd: 'maxpool2d_f32_2x2', twin: 'maxpool2d_f32_2x2_ref', args: () => [o, i, c.H, c.W, 0, c.C], argsTwin: () => [t, i, c.H, c.W, 0, Math.min(c.C, twinChannels)], out: o, outN: Math.min(c.C, twinChannels) * (c.H >> 1) * (c.W >> 1), twinOut: t };
+    }
+    case 'concat': {
+      const i = f32(c.C * c.h * c.w, 1), o = A.allocF32(2 * c.C * c.H * c.W), t = A.allocF32(2 * c.C * c.H * c.W);
+      const top = (c.H - c.h) >> 1, left = (c.W - c.w) >> 1;
+      return { simd: 'pad_concat_f32', twin: 'pad_concat_f32_ref', args: () => [o, i, c.h, c.w, c.H, c.W, top, left, c.C, 0, c.C], argsTwin: () => [t, i, c.h, c.w, c.H, c.W, top, left, c.C, 0, Math.min(c.C, twinChannels)], out: o + 4 * c.C * c.H * c.W, outN: Math.min(c.C, twinChannels) * c.H * c.W, twinOut: t + 4 * c.C * c.H * c.W };
+    }
+    case 'argmax': {
+      const P = c.H * c.W, i = f32(c.K * P, 1), o = A.alloc(P), t = A.alloc(P);
+      return { simd: 'argmax_f32_u8', twin: 'argmax_f32_u8_ref', args: () => [o, i, c.K, P, 0, P], argsTwin: () => [t, i, c.K, P, 0, Math.min(P, 4096)], out: o, outN: Math.min(P, 4096) / 4, twinOut: t };
+    }
+    case 'idct4d': {
+      const n = c.O * c.I * c.KH * c.KW, w = A.allocF32(n), t = A.allocF32(n);
+      const tabs = new Map<number, number>();
+      for (const len of [c.O, c.I, c.KH, c.KW]) if (!tabs.has(len)) { const p = A.allocF32(IDCT_TABLE_FLOATS(len)); ex.idct_table_f32(p, len); tabs.set(len, p); }
+      const scratch = A.allocF32(IDCT_SCRATCH_FLOATS(Math.max(c.O, c.I, c.KH, c.KW)));
+      const [ka, kb, kc, kd] = c.corner;
+      const corner = (p: number) => () => {
+        // re-scatter the corner each call (the transform is in place)
+        fillRandom(p, Math.min(n, ka * c.I * c.KH * c.KW), 3);
+        return [p, c.O, c.I, c.KH, c.KW, ka, kb, kc, kd, tabs.get(c.O)!, tabs.get(c.I)!, tabs.get(c.KH)!, tabs.get(c.KW)!, scratch];
+      };
+      return { simd: 'idct4d_f32', twin: 'idct4d_f32_ref', args: corner(w), argsTwin: corner(t), out: w, outN: n, twinOut: t };
+    }
+  }
+}
+
+function time(fn: () => void, budget: number): { cold: number; median: number; runs: number } {
+  let t0 = performance.now();
+  fn();
+  const cold = (performance.now() - t0) / 1e3;
+  const times: number[] = [];
+  const start = performance.now();
+  do {
+    t0 = performance.now();
+    fn();
+    times.push((performance.now() - t0) / 1e3);
+  } while ((performance.now() - start) / 1e3 < budget && times.length < 1000);
+  times.sort((a, b) => a - b);
+  return { cold, median: times[times.length >> 1]!, runs: times.length };
+}
+
+interface Row { name: string; shape: string; gflop: number; cold_s: number; median_s: number; runs: number; gflops: number; gbs: number; twin_gflops: number; speedup: number; valid: boolean }
+const rows: Row[] = [];
+for (const full of UPSTREAM_CASES) {
+  if (filter && !full.op.includes(filter) && !full.name.includes(filter)) continue;
+  const perRow = flops(full) / ('H' in full ? full.H : 1);
+  const c = quick ? crop(full, Math.max(8, Math.floor(quickFlop / Math.max(perRow, 1)))) : full;
+  const mark = k.arena.mark();
+  const s = setup(c);
+  // Validate: the SIMD kernel and its twin agree on the twin's part (bitwise, except the IDCT's
+  // different summation: 1e-5 of the largest weight).
+  call(s.twin, s.argsTwin());
+  call(s.simd, s.args());
+  const a = new Float32Array(k.memory.buffer, s.out, s.outN), b = new Float32Array(k.memory.buffer, s.twinOut, s.outN);
+  let m = 0, d = 0;
+  for (let i = 0; i < s.outN; i++) { m = Math.max(m, Math.abs(b[i]!)); d = Math.max(d, Math.abs(a[i]! - b[i]!)); }
+  const valid = c.op === 'idct4d' ? d <= 1e-5 * m : d === 0 && a.every((v) => !Number.isNaN(v));
+  const tm = time(() => call(s.simd, s.args()), minTime);
+  const tt = time(() => call(s.twin, s.argsTwin()), quick ? 0.05 : 0.3);
+  const work = flops(c);
+  const twinWork = (() => {
+    switch (c.op) {
+      case 'conv3x3': case 'conv1x1': return flops({ ...c, K: Math.min(c.K, twinChannels) });
+      case 'convT': return flops({ ...c, Cout: Math.min(c.Cout, twinChannels) });
+      case 'norm': case 'pool': return flops({ ...c, C: Math.min(c.C, twinChannels) });
+      case 'concat': return bytes({ ...c, C: Math.min(c.C, twinChannels) });
+      case 'argmax': return flops({ ...c, H: 1, W: Math.min(c.H * c.W, 4096) });
+      case 'idct4d': return work;
+    }
+  })();
+  const twinRate = twinWork / tt.median / 1e9;
+  const rate = c.op === 'concat' ? bytes(c) / tm.median / 1e9 : work / tm.median / 1e9;
+  rows.push({
+    name: full.name, shape: describe(c), gflop: work / 1e9, cold_s: tm.cold, median_s: tm.median, runs: tm.runs,
+    gflops: work / tm.median / 1e9, gbs: bytes(c) / tm.median / 1e9, twin_gflops: c.op === 'concat' ? NaN : twinRate,
+    speedup: rate / twinRate, valid,
+  });
+  k.arena.release(mark);
+  const r = rows[rows.length - 1]!;
+  console.log(`${r.valid ? ' ' : '!'} ${r.name.padEnd(44)} ${r.shape.padEnd(40)} ${(r.median_s * 1e3).toFixed(2).padStart(9)} ms ${r.gflops.toFixed(2).padStart(7)} GFLOP/s ${r.gbs.toFixed(2).padStart(7)} GB/s  twin ${Number.isNaN(r.twin_gflops) ? '   -   ' : r.twin_gflops.toFixed(2).padStart(7)} ×${r.speedup.toFixed(1)}`);
+}
+
+// Totals for the dense forward pass (full-size equivalent: quick rates × full work).
+const convRows = rows.filter((r) => /^conv|^convT/.test(r.shape));
+if (convRows.length) {
+  let fullWork = 0, fullTime = 0;
+  for (const r of convRows) {
+    const full = UPSTREAM_CASES.find((c) => c.name === r.name)!;
+    fullWork += flops(full);
+    fullTime += flops(full) / (r.gflops * 1e9);
+  }
+  console.log(`convolutions: ${(fullWork / 1e9).toFixed(1)} GFLOP per 959×640 image at ${(fullWork / fullTime / 1e9).toFixed(2)} GFLOP/s → ${fullTime.toFixed(2)} s on one thread`);
+}
+const machine = { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, quick };
+const out = jsonOut ?? join(ROOT, 'bench', 'results', `kernels-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.json`);
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify({ machine, rows }, null, 2));
+console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; JSON: ${out}`);
+if (rows.some((r) => !r.valid)) {
+  console.error('validation failed (rows marked !)');
+  process.exitCode = 1;
+}
