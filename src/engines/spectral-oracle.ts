@@ -1,0 +1,143 @@
+/**
+ * The spectral kernels of assembly/spectral.ts written again in plain TypeScript over the same
+ * memory, with the same signatures: the oracle the WASM kernels are tested against, and a way
+ * to run the whole spectral engine without WASM (`kernels: 'js'`, slow; for tests). Pointers are
+ * byte offsets, strides are in elements; see assembly/spectral.ts for each kernel's contract.
+ */
+
+import type { KernelExports } from '../wasm/exports.js';
+
+/** The spectral kernels, as the kernel module exports them (contracts in src/wasm/exports.ts). */
+export type SpectralKernels = Pick<KernelExports,
+  'spectral_fuse_f32' | 'spectral_conv2d_f32_3x3p1' | 'spectral_scatter_f32_2x2s2' | 'spectral_sum_f64' | 'spectral_center_cov_f64'>;
+
+export const SPECTRAL_KERNEL_NAMES: readonly (keyof SpectralKernels)[] = [
+  'spectral_fuse_f32', 'spectral_conv2d_f32_3x3p1', 'spectral_scatter_f32_2x2s2', 'spectral_sum_f64', 'spectral_center_cov_f64',
+];
+
+/** Consumer tables have their rows padded to a multiple of 4 entries (twin: assembly/spectral.ts). */
+export function padded4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels {
+  let buffer: ArrayBufferLike | undefined;
+  let f32 = new Float32Array(0), f64 = new Float64Array(0), i32 = new Int32Array(0);
+  const views = () => {
+    if (buffer !== memory.buffer || f32.length * 4 !== memory.buffer.byteLength) {
+      buffer = memory.buffer;
+      f32 = new Float32Array(buffer);
+      f64 = new Float64Array(buffer);
+      i32 = new Int32Array(buffer);
+    }
+  };
+  const fround = Math.fround;
+
+  return {
+    spectral_fuse_f32(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
+      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, height, y0, y1, relu) {
+      views();
+      const o0 = outPtr >> 2, p0 = poolPtr >> 2, q0 = qPtr >> 2, g0 = gPtr >> 2, gp0 = gpPtr >> 2, f0 = fPtr >> 2;
+      const gs = padded4(nOut), gps = padded4(nPool);
+      const acc = new Float32Array(Math.max(nOut, 1) * 4), pacc = new Float32Array(Math.max(nPool, 1));
+      const channel = (o: number, y: number, x: number) => {
+        let v = 0;
+        for (let a = 0; a < na; a++) v = fround(v + fround(f32[f0 + o * na + a] * f32[q0 + a * qMapStride + y * qRowStride + x]));
+        return relu && !(v > 0) ? 0 : v; // = f32x4.pmax(0, v): NaN and -0 become +0
+      };
+      const halfW = width >> 1;
+      for (let y = y0; y < y1; y++) {
+        const pair = nPool > 0 && y + 1 < y1;
+        const rows = pair ? 2 : 1;
+        for (let x = 0; x < width; x++) {
+          const pooled = pair && (x & 1) === 0 && (x >> 1) < halfW;
+          acc.fill(0);
+          pacc.fill(0);
+          for (let o = 0; o < channels; o++) {
+            let m = -Infinity;
+            for (let r = 0; r < rows; r++) {
+              const n = channel(o, y + r, x);
+              for (let g = 0; g < nOut; g++) acc[r * nOut + g] = fround(acc[r * nOut + g] + fround(f32[g0 + o * gs + g] * n));
+              m = Math.max(m, n);
+            }
+            if (pooled) {
+              for (let r = 0; r < 2; r++) m = Math.max(m, channel(o, y + r, x + 1));
+              for (let g = 0; g < nPool; g++) pacc[g] = fround(pacc[g] + fround(f32[gp0 + o * gps + g] * m));
+            }
+          }
+          for (let r = 0; r < rows; r++) for (let g = 0; g < nOut; g++) f32[o0 + g * outMapStride + (y + r) * outRowStride + x] = acc[r * nOut + g];
+          if (pooled) for (let g = 0; g < nPool; g++) f32[p0 + g * poolMapStride + (y >> 1) * poolRowStride + (x >> 1)] = pacc[g];
+        }
+        if (pair) y++;
+      }
+      void height;
+    },
+
+    spectral_conv2d_f32_3x3p1(qPtr, qMapStride, pPtr, pMapStride, rowStride, pairsPtr, tapsPtr, nPairs, na, width, y0, y1) {
+      views();
+      const q0 = qPtr >> 2, p0 = pPtr >> 2, pr = pairsPtr >> 2, t0 = tapsPtr >> 2;
+      for (let a = 0; a < na; a++)
+        for (let y = y0; y < y1; y++) for (let x = 0; x < width; x++) f32[q0 + a * qMapStride + y * rowStride + x] = 0;
+      for (let p = 0; p < nPairs; p++) {
+        const a = i32[pr + 2 * p], b = i32[pr + 2 * p + 1];
+        for (let y = y0; y < y1; y++)
+          for (let x = 0; x < width; x++) {
+            let s = f32[q0 + a * qMapStride + y * rowStride + x];
+            for (let ky = 0; ky < 3; ky++)
+              for (let kx = 0; kx < 3; kx++) {
+                s = fround(s + fround(f32[t0 + p * 9 + ky * 3 + kx] * f32[p0 + b * pMapStride + (y + ky - 1) * rowStride + x + kx - 1]));
+              }
+            f32[q0 + a * qMapStride + y * rowStride + x] = s;
+          }
+      }
+    },
+
+    spectral_scatter_f32_2x2s2(outPtr, outMapStride, outRowStride, pPtr, pMapStride, pRowStride, pairsPtr, tapsPtr, nPairs,
+      srcWidth, srcHeight, top, left, y0, y1) {
+      views();
+      const o0 = outPtr >> 2, p0 = pPtr >> 2, pr = pairsPtr >> 2, t0 = tapsPtr >> 2;
+      const ya = Math.max(y0, top), yb = Math.min(y1, top + 2 * srcHeight);
+      for (let p = 0; p < nPairs; p++) {
+        const a = i32[pr + 2 * p], b = i32[pr + 2 * p + 1];
+        for (let Y = ya; Y < yb; Y++) {
+          const ky = (Y - top) & 1, y = (Y - top) >> 1;
+          for (let x = 0; x < srcWidth; x++) {
+            const s = f32[p0 + a * pMapStride + y * pRowStride + x];
+            for (let kx = 0; kx < 2; kx++) {
+              const at = o0 + b * outMapStride + Y * outRowStride + left + 2 * x + kx;
+              f32[at] = fround(f32[at] + fround(f32[t0 + p * 4 + ky * 2 + kx] * s));
+            }
+          }
+        }
+      }
+    },
+
+    spectral_sum_f64(sumPtr, qPtr, qMapStride, qRowStride, na, width, y0, y1) {
+      views();
+      const s0 = sumPtr >> 3, q0 = qPtr >> 2;
+      for (let a = 0; a < na; a++) {
+        let s = 0;
+        for (let y = y0; y < y1; y++) for (let x = 0; x < width; x++) s += f32[q0 + a * qMapStride + y * qRowStride + x];
+        f64[s0 + a] += s;
+      }
+    },
+
+    spectral_center_cov_f64(covPtr, qPtr, qMapStride, qRowStride, meanPtr, na, width, y0, y1) {
+      views();
+      const c0 = covPtr >> 3, q0 = qPtr >> 2, m0 = meanPtr >> 2;
+      for (let a = 0; a < na; a++)
+        for (let y = y0; y < y1; y++)
+          for (let x = 0; x < width; x++) {
+            const at = q0 + a * qMapStride + y * qRowStride + x;
+            f32[at] = fround(f32[at] - f32[m0 + a]);
+          }
+      for (let a = 0; a < na; a++)
+        for (let b = a; b < na; b++) {
+          let s = 0;
+          for (let y = y0; y < y1; y++)
+            for (let x = 0; x < width; x++) s += f32[q0 + a * qMapStride + y * qRowStride + x] * f32[q0 + b * qMapStride + y * qRowStride + x];
+          f64[c0 + a * na + b] += s;
+        }
+    },
+  };
+}
