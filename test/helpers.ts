@@ -3,27 +3,26 @@
  * (fails under CI=true, skips with a one-line reason elsewhere).
  */
 import { readFileSync } from 'node:fs';
+import type { Test } from 'tap';
 import { join } from 'node:path';
 import { findDataDir, findFixturesDir, PACKAGE_ROOT } from '../src/node/data.js';
 
 export { PACKAGE_ROOT };
 
-type TapTest = { skip(reason: string): void; fail(message: string): void };
-
-function missing(t: TapTest, what: string): undefined {
+function missing(t: Test, what: string): undefined {
   const reason = `${what} not found; set ${what === 'upstream data' ? 'FREQREG_DATA' : 'FREQREG_FIXTURES'}`;
   if (process.env.CI === 'true') t.fail(reason);
-  else t.skip(reason);
+  else t.test(reason, { skip: reason }, () => {});
   return undefined;
 }
 
 /** The upstream data dir, or undefined after failing (CI) / skipping (elsewhere) the test. */
-export function upstreamDir(t: TapTest): string | undefined {
+export function upstreamDir(t: Test): string | undefined {
   return findDataDir() ?? missing(t, 'upstream data');
 }
 
 /** The PyTorch fixtures dir, or undefined after failing (CI) / skipping (elsewhere) the test. */
-export function fixturesDir(t: TapTest): string | undefined {
+export function fixturesDir(t: Test): string | undefined {
   return findFixturesDir() ?? missing(t, 'PyTorch fixtures');
 }
 

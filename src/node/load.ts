@@ -4,13 +4,14 @@
  * it is opened non-blocking and checked with fstat before any read, so a FIFO or device never
  * blocks and /dev/zero is never read.
  */
-import { constants, promises as fs, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fail, FreqregError } from '../errors.js';
+import { fail } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../formats/limits.js';
 import { detectFormat, loadModel, type CheckpointFormat } from '../loader.js';
 import type { FrModel } from '../model.js';
 import { PACKAGE_ROOT } from './data.js';
+import { readRegularFile } from './files.js';
 
 export const XZ_WASM_PATH = join(PACKAGE_ROOT, 'build', 'xz.wasm');
 
@@ -43,34 +44,6 @@ export interface LoadedModel {
   /** File size in bytes. */
   bytes: number;
   format: CheckpointFormat;
-}
-
-/** Reads a regular file of at most maxBytes, never blocking on special files. */
-export async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (e) {
-    fail('file', 'FILE_READ', (e as Error).message, { file: path });
-  }
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) fail('file', 'FILE_NOT_REGULAR', 'not a regular file (directory, FIFO, device or socket)', { file: path });
-    if (stat.size > maxBytes) fail('file', 'FILE_TOO_LARGE', `${stat.size} bytes; the cap is ${maxBytes}`, { file: path });
-    const bytes = new Uint8Array(stat.size);
-    let filled = 0;
-    while (filled < bytes.length) {
-      const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
-      if (bytesRead === 0) fail('file', 'FILE_READ', `file shrank to ${filled} bytes while being read`, { file: path });
-      filled += bytesRead;
-    }
-    return bytes;
-  } catch (e) {
-    if (e instanceof FreqregError) throw e;
-    fail('file', 'FILE_READ', (e as Error).message, { file: path });
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Loads a .pt or .pt.tar.xz checkpoint file into a checked FR UNet. */
