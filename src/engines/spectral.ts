@@ -106,6 +106,9 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
   if (!useJs && typeof k.spectral_fuse_f32 !== 'function') {
     throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'the kernel module has no spectral kernels; rebuild it (npm run asbuild:release)');
   }
+  // The engine owns everything it allocates above this mark (model tables, then per-size buffers);
+  // nothing else may allocate from this arena while the engine lives.
+  const startMark = arena.mark();
   const { arch } = model;
   const width = arch.width, classes = arch.classes, cinImage = arch.inChannels;
   const chan = (level: number) => width << level;
@@ -392,7 +395,7 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
     },
     async dispose() {
       disposed = true;
-      arena.release(modelMark);
+      arena.release(startMark);
       await parallel?.dispose();
     },
   };

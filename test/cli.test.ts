@@ -1,0 +1,103 @@
+/**
+ * The `freqreg` command as a user runs it: inspect's figures, exit codes, and segment on a folder
+ * of good and bad inputs (nothing lost, nothing overwritten).
+ */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodePng } from '../src/node/png.js';
+import { fixturesDir, PACKAGE_ROOT, readFixtures, upstreamDir } from './helpers.js';
+
+const BIN = join(PACKAGE_ROOT, 'bin', 'freqreg.js');
+
+function freqreg(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+t.test('inspect the upstream model: 759 non-zeros in 23 tensors, 31,024,960 dense weights', async (t) => {
+  const dir = upstreamDir(t);
+  if (!dir) return;
+  const r = freqreg(['inspect', join(dir, 'unet_fr.tar.xz'), '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  t.equal(s.nonzero.total, 759);
+  t.equal(s.nonzero.weights, 759);
+  t.equal(s.nonzero.biases, 0);
+  t.equal(s.tensors, 23);
+  t.equal(s.denseWeights, 31_024_960);
+  t.equal(s.fileBytes, 4524);
+  const table = freqreg(['inspect', join(dir, 'unet_fr.tar.xz')]);
+  t.match(table.stdout, /non-zero parameters: 759 \(weights 759, biases 0\) in 23 tensors/);
+  t.match(table.stdout, /dense weights: 31,024,960/);
+});
+
+t.test('inspect every fixture, .pt and .tar.xz: the non-zero count of fixtures.json', async (t) => {
+  const dir = fixturesDir(t);
+  if (!dir) return;
+  for (const f of readFixtures(dir)) {
+    for (const file of [f.model, f.model_xz]) {
+      const r = freqreg(['inspect', join(dir, file), '--json']);
+      t.equal(r.code, 0, r.stderr);
+      const s = JSON.parse(r.stdout);
+      t.equal(s.nonzero.total, f.nonzero_parameters, `${file}: ${f.nonzero_parameters} non-zeros`);
+      t.same([s.arch.width, s.arch.inChannels, s.arch.classes], [f.base_width, f.in_channels, f.classes], `${file}: architecture`);
+    }
+  }
+});
+
+t.test('exit codes: usage 2, refused input 3, data missing 4', async (t) => {
+  t.equal(freqreg([]).code, 2);
+  t.equal(freqreg(['frobnicate']).code, 2);
+  t.equal(freqreg(['inspect']).code, 2);
+  t.equal(freqreg(['inspect', 'a', '--bogus']).code, 2);
+  t.equal(freqreg(['inspect', '--help']).code, 0);
+  const junk = join(mkdtempSync(join(tmpdir(), 'freqreg-cli-')), 'model.tar.xz');
+  writeFileSync(junk, 'not a model');
+  const r = freqreg(['inspect', junk]);
+  t.equal(r.code, 3);
+  t.match(r.stderr, /UNKNOWN_FORMAT/);
+  const missing = freqreg(['demo', '--data', join(tmpdir(), 'no-such-folder-freqreg')]);
+  t.equal(missing.code, 4);
+  t.match(missing.stderr, /guanfangdong\/pytorch-frequency-regularization/);
+});
+
+t.test('segment a folder of good and bad inputs: good ones done, bad ones reported, inputs untouched', async (t) => {
+  const dir = fixturesDir(t);
+  if (!dir) return;
+  const work = mkdtempSync(join(tmpdir(), 'freqreg-segment-'));
+  const inputs = join(work, 'in');
+  const out = join(work, 'out');
+  spawnSync('mkdir', [inputs]);
+  copyFileSync(join(dir, 'tiny-sparse-input.png'), join(inputs, 'a.png'));
+  copyFileSync(join(dir, 'tiny-half-input.png'), join(inputs, 'b.png'));
+  writeFileSync(join(inputs, 'corrupt.png'), readFileSync(join(dir, 'tiny-sparse-input.png')).subarray(0, 200));
+  spawnSync('mkfifo', [join(inputs, 'fifo.png')]);
+  symlinkSync('/dev/zero', join(inputs, 'zero.png'));
+  const before = Object.fromEntries(['a.png', 'b.png', 'corrupt.png'].map((n) => [n, sha(join(inputs, n))]));
+
+  const r = freqreg(['segment', inputs, '--model', join(dir, 'tiny-sparse.pt'), '--out', out, '--engine', 'dense', '--threads', '1']);
+  t.equal(r.code, 1, 'non-zero exit when an input failed');
+  t.same(readdirSync(out).sort(), ['a-mask.png', 'b-mask.png']);
+  t.match(r.stdout, /2 of 5 images segmented, 3 failed/);
+  t.match(r.stdout, /corrupt\.png.*IMAGE_TRUNCATED|corrupt\.png.*PNG_/);
+  t.match(r.stdout, /fifo\.png.*FILE_NOT_REGULAR/);
+  t.match(r.stdout, /zero\.png.*FILE_NOT_REGULAR/);
+  for (const [n, h] of Object.entries(before)) t.equal(sha(join(inputs, n)), h, `${n} untouched`);
+  t.ok(statSync(join(inputs, 'fifo.png')).isFIFO(), 'the FIFO is still a FIFO');
+
+  const mask = decodePng(readFileSync(join(out, 'a-mask.png')));
+  t.same([mask.width, mask.height, mask.channels], [61, 45, 1]);
+  t.ok([...mask.data].every((v) => v === 0 || v === 255), 'mask is 0/255');
+
+  const again = freqreg(['segment', join(inputs, 'a.png'), '--model', join(dir, 'tiny-sparse.pt'), '--out', out]);
+  t.equal(again.code, 1, 'an existing mask is not replaced without --overwrite');
+  t.match(again.stdout, /OUTPUT_EXISTS/);
+  const forced = freqreg(['segment', join(inputs, 'a.png'), '--model', join(dir, 'tiny-sparse.pt'), '--out', out, '--overwrite']);
+  t.equal(forced.code, 0, forced.stderr);
+});
