@@ -77,6 +77,7 @@ export function createDenseEngine(kernels: KernelInstance, model: FrModel, paral
 
   return {
     name: 'dense',
+    form: 'dense',
     threads,
     async run(input, width, height): Promise<Logits> {
       checkInputSize(width, height);

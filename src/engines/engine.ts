@@ -17,6 +17,8 @@ export interface Logits {
 
 export interface Engine {
   readonly name: EngineName;
+  /** The form the network runs in: 'spectral', 'dense' or 'reference' (auto picks one). */
+  readonly form: string;
   /** Worker threads in use (1 = the calling thread only). */
   readonly threads: number;
   /** Logits for a planar (Cin, height, width) float32 input in [0, 1]. */

@@ -7,6 +7,7 @@ import type { Engine, EngineName, Logits } from './engine.js';
 import { referenceForward } from './reference.js';
 import { createDenseEngine } from './dense.js';
 import { createSpectralEngine } from './spectral.js';
+import { planSpectral } from './spectral-plan.js';
 
 export interface EngineContext {
   kernels: KernelInstance;
@@ -20,15 +21,35 @@ export async function createEngine(name: EngineName, model: FrModel, context?: E
     case 'dense':
       return createDenseEngine(context.kernels, model, context.parallel);
     case 'spectral':
-    case 'auto':
       return createSpectralEngine(context.kernels, model, { parallel: context.parallel, name });
+    case 'auto':
+      return chooseForm(model) === 'dense'
+        ? withName(createDenseEngine(context.kernels, model, context.parallel), 'auto', 'dense')
+        : withName(await createSpectralEngine(context.kernels, model, { parallel: context.parallel, name }), 'auto', 'spectral');
   }
+}
+
+/** Size the auto engine plans for: the layers' cost ratios barely depend on it. */
+export const AUTO_PLAN_SIZE = 256;
+
+/**
+ * The form `auto` runs the whole network in: the one with fewer planned FLOPs (spectral for every
+ * sparse FR model; dense for models whose coefficients fill most of the tensor).
+ */
+export function chooseForm(model: FrModel): 'spectral' | 'dense' {
+  const plan = planSpectral(model, AUTO_PLAN_SIZE, AUTO_PLAN_SIZE);
+  return plan.total.spectral.flops <= plan.total.dense.flops ? 'spectral' : 'dense';
+}
+
+function withName(engine: Engine, name: EngineName, form: string): Engine {
+  return Object.assign(engine, { name, form });
 }
 
 /** The float64 reference (slow: for tests and checks on small inputs). */
 function createReferenceEngine(model: FrModel): Engine {
   return {
     name: 'reference',
+    form: 'reference',
     threads: 1,
     async run(input, width, height): Promise<Logits> {
       const x = { c: model.arch.inChannels, h: height, w: width, data: Float64Array.from(input) };

@@ -377,6 +377,7 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
   let disposed = false;
   return {
     name: options.name ?? 'spectral',
+    form: 'spectral',
     threads: shares,
     async run(input: Float32Array, W: number, H: number): Promise<Logits> {
       if (disposed) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'the spectral engine was disposed');

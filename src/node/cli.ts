@@ -2,22 +2,14 @@
  * The `freqreg` command: parses flags and calls the library. Exit codes: 0 success, 1 some inputs
  * failed (the rest were processed), 2 bad usage, 3 a model or image refused, 4 data missing.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { FreqregError } from '../errors.js';
 import { inspectCommand } from './inspect.js';
 import { demoCommand } from './demo.js';
 import { segmentCommand } from './segment.js';
+import { EXIT, type Command } from './command.js';
 
-export const EXIT = { OK: 0, SOME_FAILED: 1, USAGE: 2, REFUSED: 3, DATA_MISSING: 4 } as const;
-
-export interface Command {
-  summary: string;
-  usage: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  /** Flag help lines: flag → "what (default)". */
-  help: Record<string, string>;
-  run(values: Record<string, unknown>, positionals: string[]): Promise<number>;
-}
+export { EXIT, intFlag, type Command } from './command.js';
 
 const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
@@ -71,13 +63,4 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-}
-
-/** Parses a positive integer flag, or fails with a USAGE error naming it. */
-export function intFlag(values: Record<string, unknown>, flag: string, fallback: number): number {
-  const raw = values[flag];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new FreqregError('cli', 'USAGE', `--${flag} must be a positive integer, got "${raw}"`);
-  return n;
 }

@@ -9,8 +9,9 @@ import { FreqregError } from '../errors.js';
 import { imageToTensor } from '../input.js';
 import { argmaxClasses } from '../engines/reference.js';
 import { countParameters } from '../model.js';
+import type { Logits } from '../engines/engine.js';
 import { dice, maskFromGrey, meanDice } from '../metrics.js';
-import { intFlag, type Command } from './cli.js';
+import { intFlag, type Command } from './command.js';
 import { findDataDir, resolveDataDir } from './data.js';
 import { createNodeEngine, parseEngineName } from './engines.js';
 import { readRegularFile } from './files.js';
@@ -36,6 +37,7 @@ export interface DemoSummary {
   nonzeroParameters: number;
   modelBytes: number;
   engine: string;
+  form: string;
   threads: number;
   images: DemoImageResult[];
   averageDice: number;
@@ -55,7 +57,18 @@ async function listTestImages(dataDir: string): Promise<{ input: string; mask: s
     .map((n) => ({ input: join(inputDir, n), mask: join(dataDir, 'testimgs', 'mask', n.replace(/^in/, 'gt')) }));
 }
 
-export async function runDemo(options: { data?: string; out?: string; engine?: unknown; threads?: number; overwrite?: boolean; quiet?: boolean; limit?: number }): Promise<DemoSummary> {
+export interface DemoOptions {
+  data?: string;
+  out?: string;
+  engine?: unknown;
+  threads?: number;
+  overwrite?: boolean;
+  quiet?: boolean;
+  /** Called with each image's result, predicted classes and logits (for checks). */
+  onImage?: (result: DemoImageResult, pred: Uint8Array, logits: Logits) => void;
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const dataDir = findDataDir(options.data);
   if (!dataDir) {
     throw new FreqregError('cli', 'DATA_MISSING', `unet_fr.tar.xz not found in ${resolveDataDir(options.data)}; get the upstream files (unet_fr.tar.xz, testimgs/) from ${UPSTREAM_SOURCE} and pass --data DIR or set FREQREG_DATA`);
@@ -70,12 +83,11 @@ export async function runDemo(options: { data?: string; out?: string; engine?: u
   const loaded = await loadModelFile(modelFile);
   const nonzero = countParameters(loaded.model);
   say(`model ${modelFile}: ${nonzero.weights + nonzero.biases} non-zero parameters, ${loaded.bytes.toLocaleString('en-US')} bytes`);
-  let images = await listTestImages(dataDir);
-  if (options.limit) images = images.slice(0, options.limit);
+  const images = await listTestImages(dataDir);
   if (images.length === 0) throw new FreqregError('cli', 'DATA_MISSING', `no inNNNN.png test images in ${join(dataDir, 'testimgs', 'input')}`);
 
   const engine = await createNodeEngine(engineName, loaded.model, threads);
-  say(`engine ${engine.name}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}; ${images.length} images`);
+  say(`engine ${engine.name}${engine.form !== engine.name ? ` (${engine.form})` : ''}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}; ${images.length} images`);
   const progress = new Progress(images.length, { silent: options.quiet });
   const results: DemoImageResult[] = [];
   const entries: ReportEntry[] = [];
@@ -92,7 +104,9 @@ export async function runDemo(options: { data?: string; out?: string; engine?: u
       const ms = performance.now() - t0;
       const score = dice(pred, truth);
       const foregroundPixels = pred.reduce((n, c) => n + (c === 1 ? 1 : 0), 0);
-      results.push({ file: basename(input), dice: score, foregroundPixels, ms });
+      const result = { file: basename(input), dice: score, foregroundPixels, ms };
+      results.push(result);
+      options.onImage?.(result, pred, logits);
       entries.push({ name: basename(input), panel: panelPng(photo, truth, pred, photo.width, photo.height), dice: score, ms, source: input });
       progress.tick(basename(input));
     }
@@ -124,6 +138,7 @@ export async function runDemo(options: { data?: string; out?: string; engine?: u
     nonzeroParameters: nonzero.weights + nonzero.biases,
     modelBytes: loaded.bytes,
     engine: engine.name,
+    form: engine.form,
     threads: engine.threads,
     images: results,
     averageDice,

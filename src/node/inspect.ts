@@ -1,8 +1,20 @@
 /** `freqreg inspect MODEL`: layers, totals, file size and compression ratio. */
 import { FreqregError } from '../errors.js';
 import { countParameters, distinctPerAxis, denseSize, type FrModel } from '../model.js';
-import type { Command } from './cli.js';
+import type { Command } from './command.js';
 import { loadModelFile } from './load.js';
+import { formatPlan, planSpectral } from '../engines/spectral-plan.js';
+import { chooseForm } from '../engines/index.js';
+import { checkInputSize } from '../input.js';
+
+/** "959x640" → [959, 640]. */
+function parseSize(text: string): [number, number] {
+  const m = /^(\d+)[x×](\d+)$/.exec(text);
+  if (!m) throw new FreqregError('cli', 'USAGE', `--plan takes WxH, e.g. 959x640; got "${text}"`);
+  const size: [number, number] = [Number(m[1]), Number(m[2])];
+  checkInputSize(...size);
+  return size;
+}
 
 export interface ModelSummary {
   file: string;
@@ -69,15 +81,25 @@ export function formatSummary(s: ModelSummary): string {
 
 export const inspectCommand: Command = {
   summary: 'print a model\'s layers, non-zero parameters and compression',
-  usage: 'MODEL [--json]',
-  options: { json: { type: 'boolean' } },
-  help: { '--json': 'print one JSON object instead of the table (off)' },
+  usage: 'MODEL [--json] [--plan WxH]',
+  options: { json: { type: 'boolean' }, plan: { type: 'string' } },
+  help: {
+    '--json': 'print one JSON object instead of the table (off)',
+    '--plan WxH': 'also print, per layer, the estimated FLOPs and bytes of the spectral and dense forms for a W×H image, and what auto runs (off)',
+  },
   async run(values, positionals) {
     if (positionals.length !== 1) throw new FreqregError('cli', 'USAGE', 'inspect takes exactly one MODEL file');
     const file = positionals[0];
     const loaded = await loadModelFile(file);
     const summary = summarize(loaded.model, file, loaded.format, loaded.bytes);
-    console.log(values.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+    const plan = values.plan === undefined ? undefined : planSpectral(loaded.model, ...parseSize(String(values.plan)));
+    const auto = chooseForm(loaded.model);
+    if (values.json) {
+      console.log(JSON.stringify(plan ? { ...summary, plan: { ...plan, auto } } : summary, null, 2));
+    } else {
+      console.log(formatSummary(summary));
+      if (plan) console.log(`\n${formatPlan(plan)}\nauto runs the whole network ${auto}ally`.replace('spectralally', 'spectrally').replace('denseally', 'densely'));
+    }
     return 0;
   },
 };

@@ -10,7 +10,7 @@ import { FreqregError } from '../errors.js';
 import { imageToTensor } from '../input.js';
 import { argmaxClasses } from '../engines/reference.js';
 import { maskToGrey } from '../metrics.js';
-import { EXIT, intFlag, type Command } from './cli.js';
+import { EXIT, intFlag, type Command } from './command.js';
 import { createNodeEngine, parseEngineName } from './engines.js';
 import { defaultThreads } from './kernels.js';
 import { loadModelFile } from './load.js';

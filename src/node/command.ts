@@ -1,0 +1,23 @@
+/** What every `freqreg` command is, and the exit codes they share. */
+import type { ParseArgsConfig } from 'node:util';
+import { FreqregError } from '../errors.js';
+
+export const EXIT = { OK: 0, SOME_FAILED: 1, USAGE: 2, REFUSED: 3, DATA_MISSING: 4 } as const;
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  /** Flag help lines: flag → "what (default)". */
+  help: Record<string, string>;
+  run(values: Record<string, unknown>, positionals: string[]): Promise<number>;
+}
+
+/** Parses a positive integer flag, or fails with a USAGE error naming it. */
+export function intFlag(values: Record<string, unknown>, flag: string, fallback: number): number {
+  const raw = values[flag];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new FreqregError('cli', 'USAGE', `--${flag} must be a positive integer, got "${raw}"`);
+  return n;
+}
