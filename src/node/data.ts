@@ -3,12 +3,20 @@
  * FREQREG_DATA, then fixtures/upstream/ in the package. Fixtures: FREQREG_FIXTURES, then
  * fixtures/pytorch/ in the package.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The package root (the folder with package.json), from dist/node/ or src/node/. */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The package root: the nearest folder above this file whose package.json names freqreg. */
+export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findPackageRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'freqreg') return dir;
+    if (dirname(dir) === dir) return resolve(start, '..', '..');
+  }
+}
 
 export function resolveDataDir(option?: string): string {
   if (option) return resolve(option);

@@ -1,0 +1,76 @@
+/**
+ * One end-to-end configuration, run in its own process so its peak RSS is its own:
+ *
+ *   node dist-bench/bench/engine-case.js --engine=spectral --threads=2 --scale=1 --runs=5
+ *
+ * Loads the upstream model (timed), segments in0000.png (scaled ×scale, nearest neighbour) once
+ * cold and `runs` times warm, then `batch` more images for images per second, and prints one JSON
+ * line: seconds, peak RSS, and the mask's agreement with the upstream prediction (scale 1).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { argmaxClasses } from '../src/engines/reference.js';
+import { parseEngineName, createNodeEngine } from '../src/node/engines.js';
+import { findDataDir } from '../src/node/data.js';
+import { loadModelFile } from '../src/node/load.js';
+import { decodePng } from '../src/node/png.js';
+import { imageToTensor, type ImageInput } from '../src/input.js';
+import { maskFromGrey } from '../src/metrics.js';
+
+const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+const engineName = parseEngineName(arg('engine', 'spectral'));
+const threads = Number(arg('threads', '1'));
+const scale = Number(arg('scale', '1'));
+const runs = Number(arg('runs', '5'));
+const batch = Number(arg('batch', '0'));
+
+const dir = findDataDir();
+if (!dir) throw new Error('upstream data not found: set FREQREG_DATA');
+
+const tLoad = performance.now();
+const { model } = await loadModelFile(join(dir, 'unet_fr.tar.xz'));
+const engine = await createNodeEngine(engineName, model, threads);
+const loadSeconds = (performance.now() - tLoad) / 1000;
+
+const photo = upscale(decodePng(readFileSync(join(dir, 'testimgs', 'input', 'in0000.png'))), scale);
+const input = imageToTensor(photo, model.arch.inChannels);
+
+const t0 = performance.now();
+const logits = await engine.run(input, photo.width, photo.height);
+const coldSeconds = (performance.now() - t0) / 1000;
+const warm: number[] = [];
+for (let r = 0; r < runs; r++) {
+  const s = performance.now();
+  await engine.run(input, photo.width, photo.height);
+  warm.push((performance.now() - s) / 1000);
+}
+let imagesPerSecond: number | undefined;
+if (batch > 0) {
+  const s = performance.now();
+  for (let i = 0; i < batch; i++) await engine.run(input, photo.width, photo.height);
+  imagesPerSecond = batch / ((performance.now() - s) / 1000);
+}
+const pred = argmaxClasses({ c: logits.classes, h: logits.height, w: logits.width, data: logits.data });
+let maskPixelsDifferent: number | undefined;
+if (scale === 1) {
+  const upstream = maskFromGrey(decodePng(readFileSync(join(dir, 'reference', 'pred0000.png'))));
+  maskPixelsDifferent = pred.reduce((n, c, p) => n + (c !== upstream[p] ? 1 : 0), 0);
+}
+await engine.dispose();
+const sorted = [...warm].sort((a, b) => a - b);
+console.log(JSON.stringify({
+  engine: engine.name, form: engine.form, threads: engine.threads, width: photo.width, height: photo.height,
+  loadSeconds, coldSeconds, medianSeconds: sorted[sorted.length >> 1] ?? coldSeconds, warmSeconds: warm,
+  imagesPerSecond, peakRssMiB: process.resourceUsage().maxRSS / 1024, maskPixelsDifferent,
+}));
+
+function upscale(image: ImageInput, k: number): ImageInput {
+  if (k === 1) return image;
+  const c = image.channels ?? 3;
+  const width = image.width * k, height = image.height * k;
+  const data = new Uint8Array(width * height * c);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      for (let ch = 0; ch < c; ch++) data[(y * width + x) * c + ch] = image.data[((Math.floor(y / k) * image.width) + Math.floor(x / k)) * c + ch];
+  return { data, width, height, channels: c };
+}
