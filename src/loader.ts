@@ -4,18 +4,19 @@
  *
  *   .tar.xz  → xz (src/formats/xz.ts) → tar (tar.ts) → the one *.pt member → zip checkpoint
  *   .pt      → zip (zip.ts) → records + data.pkl (torch.ts, pickle.ts) → Map<string, CoeffTensor>
- *   packed   → (not yet: see FORMAT_SIGNATURES)
+ *   .frq     → packed (src/formats/packed.ts, docs/format.md) → Map<string, CoeffTensor>
  */
 import { fail, FreqregError } from './errors.js';
 import { describeBytes, startsWith } from './formats/magic.js';
 import { DEFAULT_LIMITS, type Limits } from './formats/limits.js';
+import { FRQ_MAGIC, readPacked } from './formats/packed.js';
 import { readTarFiles, selectCheckpointMember } from './formats/tar.js';
 import { readTorchZip } from './formats/torch.js';
 import { decodeXz, XZ_HEADER_MAGIC, type XzWasm } from './formats/xz.js';
 import { buildModel, type CoeffTensor, type FrModel } from './model.js';
 
 /** Container formats readCheckpoint accepts. */
-export type CheckpointFormat = 'pt.tar.xz' | 'pt';
+export type CheckpointFormat = 'pt.tar.xz' | 'pt' | 'frq';
 
 const ZIP_LOCAL_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 /** torch.save's legacy (pre-1.6) stream: PROTO 2, then LONG1 of the magic 0x1950a86a20f9469cfc6c. */
@@ -25,13 +26,11 @@ const TAR_USTAR_MAGIC = [0x75, 0x73, 0x74, 0x61, 0x72]; // "ustar" at 257
 /** Members of torch's legacy tar format (torch < 0.4): `sys_info`, `pickle`, `storages`, `tensors`. */
 const LEGACY_TAR_MEMBERS = ['pickle', 'storages', 'tensors'];
 
-/**
- * Signatures of the formats readCheckpoint reads. Hook for the packed format: add its magic
- * here with format 'frq' and a reader in readContainer.
- */
+/** Signatures of the formats readCheckpoint reads. */
 const FORMAT_SIGNATURES: ReadonlyArray<{ format: CheckpointFormat; magic: readonly number[] }> = [
   { format: 'pt.tar.xz', magic: XZ_HEADER_MAGIC },
   { format: 'pt', magic: ZIP_LOCAL_MAGIC },
+  { format: 'frq', magic: FRQ_MAGIC },
 ];
 
 export interface ReadOptions {
@@ -47,9 +46,9 @@ export function detectFormat(bytes: Uint8Array): CheckpointFormat {
   if (startsWith(bytes, LEGACY_TORCH_MAGIC)) fail('torch', 'PT_LEGACY_UNSUPPORTED', 'legacy torch.save stream (PyTorch < 1.6); re-save it with a current PyTorch', { offset: 0 });
   if (bytes[0] === PICKLE_PROTO) fail('torch', 'PT_LEGACY_UNSUPPORTED', 'a bare pickle, not a zip checkpoint', { offset: 0 });
   if (startsWith(bytes, TAR_USTAR_MAGIC, 257)) {
-    fail('file', 'UNKNOWN_FORMAT', 'an uncompressed tar; expected a .pt (zip) or a .tar.xz', { offset: 0 });
+    fail('file', 'UNKNOWN_FORMAT', 'an uncompressed tar; expected a .pt (zip), a .tar.xz or a .frq', { offset: 0 });
   }
-  fail('file', 'UNKNOWN_FORMAT', `expected a .pt (zip) or .tar.xz checkpoint, got ${describeBytes(bytes)}`, { offset: 0 });
+  fail('file', 'UNKNOWN_FORMAT', `expected a .pt (zip), .tar.xz or .frq checkpoint, got ${describeBytes(bytes)}`, { offset: 0 });
 }
 
 function resolveLimits(overrides?: Partial<Limits>): Limits {
@@ -88,6 +87,7 @@ export function readCheckpoint(bytes: Uint8Array, opts: ReadOptions = {}): Map<s
     const limits = resolveLimits(opts.limits);
     if (bytes.length > limits.maxInputBytes) fail('file', 'FILE_TOO_LARGE', `${bytes.length} bytes; the cap is ${limits.maxInputBytes}`);
     const format = detectFormat(bytes);
+    if (format === 'frq') return readPacked(bytes, limits);
     const zip = format === 'pt.tar.xz' ? unwrapTarXz(bytes, opts, limits) : bytes;
     return readTorchZip(zip, limits);
   });

@@ -7,6 +7,8 @@ import { FreqregError } from '../errors.js';
 import { inspectCommand } from './inspect.js';
 import { demoCommand } from './demo.js';
 import { segmentCommand } from './segment.js';
+import { packCommand } from './pack.js';
+import { exportCommand } from './export.js';
 import { EXIT, type Command } from './command.js';
 
 export { EXIT, intFlag, type Command } from './command.js';
@@ -15,6 +17,8 @@ const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
   segment: segmentCommand,
   inspect: inspectCommand,
+  pack: packCommand,
+  export: exportCommand,
 };
 
 function usage(): string {

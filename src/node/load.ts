@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../formats/limits.js';
-import { detectFormat, loadModel, type CheckpointFormat } from '../loader.js';
-import type { FrModel } from '../model.js';
+import { detectFormat, loadModel, readCheckpoint, type CheckpointFormat } from '../loader.js';
+import type { CoeffTensor, FrModel } from '../model.js';
 import { PACKAGE_ROOT } from './data.js';
 import { readRegularFile } from './files.js';
 
@@ -46,11 +46,28 @@ export interface LoadedModel {
   format: CheckpointFormat;
 }
 
-/** Loads a .pt or .pt.tar.xz checkpoint file into a checked FR UNet. */
+/** Loads a .pt, .pt.tar.xz or .frq checkpoint file (told apart by its bytes) into a checked FR UNet. */
 export async function loadModelFile(path: string, opts: LoadFileOptions = {}): Promise<LoadedModel> {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const bytes = await readRegularFile(path, limits.maxInputBytes);
   const format = detectFormat(bytes);
   const model = loadModel(bytes, { xz: format === 'pt.tar.xz' ? xzWasmModule() : undefined, limits });
   return { model, bytes: bytes.length, format };
+}
+
+export interface ReadTensorsResult {
+  /** The state dict in file order. */
+  tensors: Map<string, CoeffTensor>;
+  /** File size in bytes. */
+  bytes: number;
+  format: CheckpointFormat;
+}
+
+/** Reads a .pt, .pt.tar.xz or .frq checkpoint file into its coefficient tensors (no UNet check). */
+export async function readCheckpointFile(path: string, opts: LoadFileOptions = {}): Promise<ReadTensorsResult> {
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const bytes = await readRegularFile(path, limits.maxInputBytes);
+  const format = detectFormat(bytes);
+  const tensors = readCheckpoint(bytes, { xz: format === 'pt.tar.xz' ? xzWasmModule() : undefined, limits });
+  return { tensors, bytes: bytes.length, format };
 }
