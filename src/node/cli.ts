@@ -11,8 +11,6 @@ import { packCommand } from './pack.js';
 import { exportCommand } from './export.js';
 import { EXIT, type Command } from './command.js';
 
-export { EXIT, intFlag, type Command } from './command.js';
-
 const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
   segment: segmentCommand,
