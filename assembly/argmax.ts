@@ -2,8 +2,9 @@
 //
 //   logits (K, P)   P pixels per class plane
 //   out    (P)      u8 class index; ties go to the lowest class (only a strictly greater value
-//                   replaces the best so far), so all-zero logits give class 0. A NaN logit never
-//                   wins. Requires 1 ≤ K ≤ 256.
+//                   replaces the best so far), so all-zero logits give class 0. Comparisons with
+//                   NaN are false: a NaN never replaces the best, and a NaN in class 0 keeps
+//                   class 0. Requires 1 ≤ K ≤ 256.
 //
 // Only pixels [p0, p1) are written. Byte pointers; logits 4-byte aligned, out any alignment.
 

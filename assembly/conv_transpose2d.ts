@@ -8,18 +8,16 @@
 // `out` must not overlap `in` or `w`.
 
 /**
- * Output channel `co`, input row y, input columns xa..xa+3 and xb..xb+3: 8 accumulators
- * (2 vectors × dy × dx), interleaved on store into output rows 2y and 2y+1.
+ * One output channel, one input row, input columns xa..xa+3 and xb..xb+3: 8 accumulators
+ * (2 vectors × dy × dx), interleaved on store into output rows row0 (dy 0) and row0 + 2W (dy 1).
+ * `inRow` advances by `inStride` bytes per input channel, `wp` (4 floats: dy, dx) by `wStride`.
  */
 // @ts-ignore: decorator
-@inline function tile2x2s2(outPtr: usize, inPtr: usize, wPtr: usize, Cin: i32, Cout: i32, H: i32, W: i32, co: i32, y: i32, xa: i32, xb: i32): void {
-  const plane = <usize>H * <usize>W << 2;
-  const wStride = <usize>Cout << 4; // bytes between w[ci, co] and w[ci+1, co]
+@inline function tile2x2s2(row0: usize, inRow: usize, inStride: usize, wp: usize, wStride: usize, Cin: i32, W: i32, xa: i32, xb: i32): void {
   let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
   let b00 = f32x4.splat(0), b01 = f32x4.splat(0), b10 = f32x4.splat(0), b11 = f32x4.splat(0);
-  let pa = inPtr + ((<usize>y * W + xa) << 2);
-  let pb = inPtr + ((<usize>y * W + xb) << 2);
-  let wp = wPtr + (<usize>co << 4);
+  let pa = inRow + (<usize>xa << 2);
+  let pb = inRow + (<usize>xb << 2);
   for (let ci = 0; ci < Cin; ci++) {
     const va = v128.load(pa), vb = v128.load(pb);
     let s = v128.load32_splat(wp, 0); // dy 0, dx 0
@@ -30,12 +28,10 @@
     a10 = f32x4.add(a10, f32x4.mul(s, va)); b10 = f32x4.add(b10, f32x4.mul(s, vb));
     s = v128.load32_splat(wp, 12); // dy 1, dx 1
     a11 = f32x4.add(a11, f32x4.mul(s, va)); b11 = f32x4.add(b11, f32x4.mul(s, vb));
-    pa += plane; pb += plane;
+    pa += inStride; pb += inStride;
     wp += wStride;
   }
-  const W2 = <usize>W << 1;
-  const row0 = outPtr + ((<usize>co * (<usize>H << 1) + (<usize>y << 1)) * W2 << 2);
-  const row1 = row0 + (W2 << 2);
+  const row1 = row0 + (<usize>W << 3);
   const oa = <usize>xa << 3, ob = <usize>xb << 3;
   v128.store(row0 + oa, v128.shuffle<f32>(a00, a01, 0, 4, 1, 5));
   v128.store(row0 + oa, v128.shuffle<f32>(a00, a01, 2, 6, 3, 7), 16);
@@ -49,24 +45,46 @@
 
 /**
  * Transposed convolution 2x2 stride 2: in (Cin, H, W), w (Cin, Cout, 2, 2), out (Cout, 2H, 2W);
- * writes output channels [co0, co1). W < 4 falls back to the scalar twin.
+ * writes output channels [co0, co1). Scratch: Cin·(W + 4) floats (one per thread), or 0 for none
+ * (slower when Cin is large). W < 4 falls back to the scalar twin.
+ * With scratch, input row y of every channel is first copied together (Cin·W floats) and, per
+ * output channel, its Cin weight quads (w[:, co] is strided by Cout·16 bytes) are gathered: with
+ * Cin = 1024 the strided originals touch a page per channel, which measured 3× slower.
  */
-export function conv_transpose2d_f32_2x2s2(outPtr: usize, inPtr: usize, wPtr: usize, Cin: i32, Cout: i32, H: i32, W: i32, co0: i32, co1: i32): void {
+export function conv_transpose2d_f32_2x2s2(outPtr: usize, inPtr: usize, wPtr: usize, Cin: i32, Cout: i32, H: i32, W: i32, co0: i32, co1: i32, scratch: usize): void {
   if (W < 4) {
-    conv_transpose2d_f32_2x2s2_ref(outPtr, inPtr, wPtr, Cin, Cout, H, W, co0, co1);
+    conv_transpose2d_f32_2x2s2_ref(outPtr, inPtr, wPtr, Cin, Cout, H, W, co0, co1, scratch);
     return;
   }
-  for (let co = co0; co < co1; co++) {
-    for (let y = 0; y < H; y++) {
+  const rowBytes = <usize>W << 2;
+  const plane = <usize>H * rowBytes;
+  const packed = scratch != 0;
+  const rows = scratch; // (Cin, W): row y of every input channel
+  const wq = scratch + <usize>Cin * rowBytes; // (Cin, 4): w[:, co, :, :]
+  const wStride = <usize>Cout << 4;
+  const inStride = packed ? rowBytes : plane;
+  for (let y = 0; y < H; y++) {
+    if (packed) {
+      for (let ci = 0; ci < Cin; ci++) memory.copy(rows + <usize>ci * rowBytes, inPtr + <usize>ci * plane + <usize>y * rowBytes, rowBytes);
+    }
+    const inRow = packed ? rows : inPtr + <usize>y * rowBytes;
+    for (let co = co0; co < co1; co++) {
+      let wp = wPtr + (<usize>co << 4);
+      if (packed) {
+        for (let ci = 0; ci < Cin; ci++) v128.store(wq + (<usize>ci << 4), v128.load(wp + <usize>ci * wStride));
+        wp = wq;
+      }
+      const ws: usize = packed ? 16 : wStride;
+      const row0 = outPtr + (<usize>co * (plane << 2)) + (<usize>y * (rowBytes << 2)); // out[co, 2y, 0]
       let x = 0;
-      for (; x + 8 <= W; x += 8) tile2x2s2(outPtr, inPtr, wPtr, Cin, Cout, H, W, co, y, x, x + 4);
-      if (x < W) tile2x2s2(outPtr, inPtr, wPtr, Cin, Cout, H, W, co, y, max(W - 8, 0), W - 4);
+      for (; x + 8 <= W; x += 8) tile2x2s2(row0, inRow, inStride, wp, ws, Cin, W, x, x + 4);
+      if (x < W) tile2x2s2(row0, inRow, inStride, wp, ws, Cin, W, max(W - 8, 0), W - 4);
     }
   }
 }
 
-/** Scalar twin of conv_transpose2d_f32_2x2s2 (any W ≥ 1). */
-export function conv_transpose2d_f32_2x2s2_ref(outPtr: usize, inPtr: usize, wPtr: usize, Cin: i32, Cout: i32, H: i32, W: i32, co0: i32, co1: i32): void {
+/** Scalar twin of conv_transpose2d_f32_2x2s2 (any W ≥ 1; the scratch is not used). */
+export function conv_transpose2d_f32_2x2s2_ref(outPtr: usize, inPtr: usize, wPtr: usize, Cin: i32, Cout: i32, H: i32, W: i32, co0: i32, co1: i32, scratch: usize): void {
   const W2 = W << 1;
   for (let co = co0; co < co1; co++) {
     for (let y = 0; y < H; y++) {

@@ -6,7 +6,7 @@ export function heapBase(): usize {
 }
 
 export { idct_table_f32, idct_f32, idct_f32_ref, idct4d_f32, idct4d_f32_ref } from './idct';
-export { conv2d_f32_3x3p1, conv2d_f32_3x3p1_ref, conv2d_f32_3x3p1_f23, conv2d_f32_3x3p1_f23_weights, conv2d_f32_1x1, conv2d_f32_1x1_ref } from './conv2d';
+export { conv2d_f32_3x3p1, conv2d_f32_3x3p1_ref, conv2d_f32_3x3p1_f23, conv2d_f32_3x3p1_f23_weights, conv2d_f32_3x3p1_f23_scratch, conv2d_f32_1x1, conv2d_f32_1x1_ref } from './conv2d';
 export { conv_transpose2d_f32_2x2s2, conv_transpose2d_f32_2x2s2_ref } from './conv_transpose2d';
 export { norm_relu_f32, norm_relu_f32_ref } from './norm';
 export { maxpool2d_f32_2x2, maxpool2d_f32_2x2_ref } from './pool';

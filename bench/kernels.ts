@@ -3,9 +3,11 @@
  *
  *   node --import=@isaacs/ts-node-temp-fork-for-pr-2009/import bench/kernels.ts [--quick] [--filter=conv3x3] [--json=path]
  *
- * Validates every case once (SIMD kernel vs its scalar twin on a cropped copy), then times it:
- * one cold call, then warm calls until `minTime` has passed; reports the median warm time,
- * GFLOP/s, GB/s (compulsory traffic) and the scalar twin's rate on a cropped copy.
+ * Validates every case once (SIMD kernel vs its scalar twin on the twin's first output channels
+ * or pixels, on a copy cropped to 8 rows), then times it: one cold call, then warm calls until `minTime` has passed; reports
+ * the median warm time, GFLOP/s (nominal: 9 taps per 3x3 output), GB/s (compulsory traffic) and
+ * the scalar twin's rate on that cropped part. 3x3 convolutions run twice: direct and Winograd [f23]
+ * (whose GFLOP/s are direct-equivalent). --variant=direct|f23 keeps one.
  * --quick crops every case to a few rows (same channels and width, so the same per-row work) and
  * shortens the timing; without it, the full 959×640 shapes run (a minute or two).
  * Writes JSON to bench/results/kernels-<date>.json (or --json) and prints a table.
@@ -16,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
 import { instantiateKernels } from '../src/wasm/instance.js';
 import type { KernelExports } from '../src/wasm/exports.js';
-import { IDCT_SCRATCH_FLOATS, IDCT_TABLE_FLOATS } from '../src/wasm/kernels.js';
+import { CONV3X3_SCRATCH_FLOATS, CONVT_SCRATCH_FLOATS, IDCT_SCRATCH_FLOATS, IDCT_TABLE_FLOATS } from '../src/wasm/kernels.js';
 import { UPSTREAM_CASES, bytes, crop, describe, flops, type KernelCase } from './cases.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,7 +46,7 @@ function fillRandom(ptr: number, n: number, seed: number): void {
 }
 
 /** Allocates and fills the buffers of a case; returns the SIMD and twin calls' arguments. */
-function setup(c: KernelCase): { simd: keyof KernelExports; twin: keyof KernelExports; args: () => number[]; argsTwin: () => number[]; out: number; outN: number; twinOut: number } {
+function setup(c: KernelCase, variant: string): { simd: keyof KernelExports; twin: keyof KernelExports; args: () => number[]; argsTwin: () => number[]; out: number; outN: number; twinOut: number } {
   const A = k.arena;
   const f32 = (n: number, seed: number) => {
     const p = A.allocF32(n);
@@ -56,12 +58,19 @@ function setup(c: KernelCase): { simd: keyof KernelExports; twin: keyof KernelEx
     case 'conv1x1': {
       const kk = c.op === 'conv3x3' ? 9 : 1;
       const i = f32(c.C * c.H * c.W, 1), w = f32(c.K * c.C * kk, 2), o = A.allocF32(c.K * c.H * c.W), t = A.allocF32(c.K * c.H * c.W);
+      if (variant === 'f23' && c.op === 'conv3x3') {
+        const u = A.allocF32(16 * c.K * c.C), sc = A.allocF32(ex.conv2d_f32_3x3p1_f23_scratch(c.C, c.W));
+        ex.conv2d_f32_3x3p1_f23_weights(u, w, c.K, c.C);
+        return { simd: 'conv2d_f32_3x3p1_f23', twin: 'conv2d_f32_3x3p1_ref', args: () => [o, i, u, c.C, c.H, c.W, c.K, 0, c.K, sc], argsTwin: () => [t, i, w, c.C, c.H, c.W, 0, Math.min(c.K, twinChannels), 0], out: o, outN: Math.min(c.K, twinChannels) * c.H * c.W, twinOut: t };
+      }
       const n = c.op === 'conv3x3' ? 'conv2d_f32_3x3p1' : 'conv2d_f32_1x1';
-      return { simd: n, twin: `${n}_ref`, args: () => [o, i, w, c.C, c.H, c.W, 0, c.K], argsTwin: () => [t, i, w, c.C, c.H, c.W, 0, Math.min(c.K, twinChannels)], out: o, outN: Math.min(c.K, twinChannels) * c.H * c.W, twinOut: t };
+      const sc = c.op === 'conv3x3' ? A.allocF32(CONV3X3_SCRATCH_FLOATS(c.C, c.W)) : 0;
+      return { simd: n, twin: `${n}_ref`, args: () => [o, i, w, c.C, c.H, c.W, 0, c.K, sc], argsTwin: () => [t, i, w, c.C, c.H, c.W, 0, Math.min(c.K, twinChannels), sc], out: o, outN: Math.min(c.K, twinChannels) * c.H * c.W, twinOut: t };
     }
     case 'convT': {
       const i = f32(c.Cin * c.H * c.W, 1), w = f32(c.Cin * c.Cout * 4, 2), o = A.allocF32(4 * c.Cout * c.H * c.W), t = A.allocF32(4 * c.Cout * c.H * c.W);
-      return { simd: 'conv_transpose2d_f32_2x2s2', twin: 'conv_transpose2d_f32_2x2s2_ref', args: () => [o, i, w, c.Cin, c.Cout, c.H, c.W, 0, c.Cout], argsTwin: () => [t, i, w, c.Cin, c.Cout, c.H, c.W, 0, Math.min(c.Cout, twinChannels)], out: o, outN: 4 * Math.min(c.Cout, twinChannels) * c.H * c.W, twinOut: t };
+      const sc = A.allocF32(CONVT_SCRATCH_FLOATS(c.Cin, c.W));
+      return { simd: 'conv_transpose2d_f32_2x2s2', twin: 'conv_transpose2d_f32_2x2s2_ref', args: () => [o, i, w, c.Cin, c.Cout, c.H, c.W, 0, c.Cout, sc], argsTwin: () => [t, i, w, c.Cin, c.Cout, c.H, c.W, 0, Math.min(c.Cout, twinChannels), sc], out: o, outN: 4 * Math.min(c.Cout, twinChannels) * c.H * c.W, twinOut: t };
     }
     case 'norm': {
       const P = c.H * c.W, i = f32(c.C * P, 1), o = A.allocF32(c.C * P), t = A.allocF32(c.C * P);
@@ -111,57 +120,68 @@ function time(fn: () => void, budget: number): { cold: number; median: number; r
   return { cold, median: times[times.length >> 1]!, runs: times.length };
 }
 
-interface Row { name: string; shape: string; gflop: number; cold_s: number; median_s: number; runs: number; gflops: number; gbs: number; twin_gflops: number; speedup: number; valid: boolean }
+interface Row { variant: string; name: string; shape: string; gflop: number; cold_s: number; median_s: number; runs: number; gflops: number; gbs: number; twin_gflops: number; speedup: number; valid: boolean }
 const rows: Row[] = [];
-for (const full of UPSTREAM_CASES) {
+const variantArg = args.find((a) => a.startsWith('--variant='))?.slice(10);
+for (const full of UPSTREAM_CASES) for (const variant of full.op === 'conv3x3' ? ['direct', 'f23'] : ['simd']) {
   if (filter && !full.op.includes(filter) && !full.name.includes(filter)) continue;
+  if (variantArg && variant !== variantArg && variant !== 'simd') continue;
   const perRow = flops(full) / ('H' in full ? full.H : 1);
   const c = quick ? crop(full, Math.max(8, Math.floor(quickFlop / Math.max(perRow, 1)))) : full;
-  const mark = k.arena.mark();
-  const s = setup(c);
-  // Validate: the SIMD kernel and its twin agree on the twin's part (bitwise, except the IDCT's
-  // different summation: 1e-5 of the largest weight).
-  call(s.twin, s.argsTwin());
-  call(s.simd, s.args());
-  const a = new Float32Array(k.memory.buffer, s.out, s.outN), b = new Float32Array(k.memory.buffer, s.twinOut, s.outN);
+  // Validate and time the twin on the quick crop (the twins are slow), time the kernel on `c`.
+  const small = quick ? c : crop(full, 8);
+  let mark = k.arena.mark();
+  const v = setup(small, variant);
+  // Validate: the SIMD kernel and its twin agree on the twin's part.
+  call(v.twin, v.argsTwin());
+  call(v.simd, v.args());
+  const a = new Float32Array(k.memory.buffer, v.out, v.outN), b = new Float32Array(k.memory.buffer, v.twinOut, v.outN);
   let m = 0, d = 0;
-  for (let i = 0; i < s.outN; i++) { m = Math.max(m, Math.abs(b[i]!)); d = Math.max(d, Math.abs(a[i]! - b[i]!)); }
-  const valid = c.op === 'idct4d' ? d <= 1e-5 * m : d === 0 && a.every((v) => !Number.isNaN(v));
+  for (let i = 0; i < v.outN; i++) { m = Math.max(m, Math.abs(b[i]!)); d = Math.max(d, Math.abs(a[i]! - b[i]!)); }
+  // Winograd, the IDCT and the norm's statistics round differently from their twins: a few ulps
+  // of the output scale; everything else sums in the twin's order and must match bitwise.
+  const rounding = c.op === 'idct4d' || c.op === 'norm' || variant === 'f23';
+  const valid = a.every((x) => !Number.isNaN(x)) && (rounding ? d <= 1e-5 * m : d === 0);
+  const tt = time(() => call(v.twin, v.argsTwin()), quick ? 0.05 : 0.2);
+  k.arena.release(mark);
+  mark = k.arena.mark();
+  const s = setup(c, variant);
   const tm = time(() => call(s.simd, s.args()), minTime);
-  const tt = time(() => call(s.twin, s.argsTwin()), quick ? 0.05 : 0.3);
   const work = flops(c);
   const twinWork = (() => {
-    switch (c.op) {
-      case 'conv3x3': case 'conv1x1': return flops({ ...c, K: Math.min(c.K, twinChannels) });
-      case 'convT': return flops({ ...c, Cout: Math.min(c.Cout, twinChannels) });
-      case 'norm': case 'pool': return flops({ ...c, C: Math.min(c.C, twinChannels) });
-      case 'concat': return bytes({ ...c, C: Math.min(c.C, twinChannels) });
-      case 'argmax': return flops({ ...c, H: 1, W: Math.min(c.H * c.W, 4096) });
-      case 'idct4d': return work;
+    const t = small;
+    switch (t.op) {
+      case 'conv3x3': case 'conv1x1': return flops({ ...t, K: Math.min(t.K, twinChannels) });
+      case 'convT': return flops({ ...t, Cout: Math.min(t.Cout, twinChannels) });
+      case 'norm': case 'pool': return flops({ ...t, C: Math.min(t.C, twinChannels) });
+      case 'concat': return bytes({ ...t, C: Math.min(t.C, twinChannels) });
+      case 'argmax': return flops({ ...t, H: 1, W: Math.min(t.H * t.W, 4096) });
+      case 'idct4d': return flops(t);
     }
   })();
   const twinRate = twinWork / tt.median / 1e9;
   const rate = c.op === 'concat' ? bytes(c) / tm.median / 1e9 : work / tm.median / 1e9;
   rows.push({
-    name: full.name, shape: describe(c), gflop: work / 1e9, cold_s: tm.cold, median_s: tm.median, runs: tm.runs,
+    variant, name: full.name, shape: describe(c), gflop: work / 1e9, cold_s: tm.cold, median_s: tm.median, runs: tm.runs,
     gflops: work / tm.median / 1e9, gbs: bytes(c) / tm.median / 1e9, twin_gflops: c.op === 'concat' ? NaN : twinRate,
     speedup: rate / twinRate, valid,
   });
   k.arena.release(mark);
   const r = rows[rows.length - 1]!;
-  console.log(`${r.valid ? ' ' : '!'} ${r.name.padEnd(44)} ${r.shape.padEnd(40)} ${(r.median_s * 1e3).toFixed(2).padStart(9)} ms ${r.gflops.toFixed(2).padStart(7)} GFLOP/s ${r.gbs.toFixed(2).padStart(7)} GB/s  twin ${Number.isNaN(r.twin_gflops) ? '   -   ' : r.twin_gflops.toFixed(2).padStart(7)} ×${r.speedup.toFixed(1)}`);
+  console.log(`${r.valid ? ' ' : '!'} ${(r.name + (variant === 'simd' ? '' : ` [${variant}]`)).padEnd(44)} ${r.shape.padEnd(40)} ${(r.median_s * 1e3).toFixed(2).padStart(9)} ms ${r.gflops.toFixed(2).padStart(7)} GFLOP/s ${r.gbs.toFixed(2).padStart(7)} GB/s  twin ${Number.isNaN(r.twin_gflops) ? '   -   ' : r.twin_gflops.toFixed(2).padStart(7)} ×${r.speedup.toFixed(1)}`);
 }
 
 // Totals for the dense forward pass (full-size equivalent: quick rates × full work).
-const convRows = rows.filter((r) => /^conv|^convT/.test(r.shape));
-if (convRows.length) {
+for (const v of ['direct', 'f23']) {
+  const convRows = rows.filter((r) => /^conv/.test(r.shape) && (r.variant === v || r.variant === 'simd'));
+  if (!convRows.some((r) => r.variant === v)) continue;
   let fullWork = 0, fullTime = 0;
   for (const r of convRows) {
     const full = UPSTREAM_CASES.find((c) => c.name === r.name)!;
     fullWork += flops(full);
     fullTime += flops(full) / (r.gflops * 1e9);
   }
-  console.log(`convolutions: ${(fullWork / 1e9).toFixed(1)} GFLOP per 959×640 image at ${(fullWork / fullTime / 1e9).toFixed(2)} GFLOP/s → ${fullTime.toFixed(2)} s on one thread`);
+  console.log(`convolutions (3x3 ${v}): ${(fullWork / 1e9).toFixed(1)} GFLOP per 959×640 image at ${(fullWork / fullTime / 1e9).toFixed(2)} GFLOP/s → ${fullTime.toFixed(2)} s on one thread`);
 }
 const machine = { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, quick };
 const out = jsonOut ?? join(ROOT, 'bench', 'results', `kernels-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.json`);

@@ -32,14 +32,20 @@ export interface KernelExports {
   idct4d_f32_ref(wPtr: number, O: number, I: number, KH: number, KW: number, ka: number, kb: number, kc: number, kd: number, tabO: number, tabI: number, tabH: number, tabW: number, scratch: number): void;
 
   // ---- assembly/conv2d.ts: stride 1, no bias; in (C, H, W), w (K, C, kh, kw), out (K, H, W) ----
-  /** 3x3 pad 1; writes output channels [co0, co1). No overlap of out with in or w. */
-  conv2d_f32_3x3p1(outPtr: number, inPtr: number, wPtr: number, C: number, H: number, W: number, co0: number, co1: number): void;
-  conv2d_f32_3x3p1_ref(outPtr: number, inPtr: number, wPtr: number, C: number, H: number, W: number, co0: number, co1: number): void;
+  /**
+   * 3x3 pad 1; writes output channels [co0, co1). No overlap of out with in or w. Scratch: 3·C·W
+   * floats per thread, or 0 for none (slower on full-size layers; the twin ignores it).
+   */
+  conv2d_f32_3x3p1(outPtr: number, inPtr: number, wPtr: number, C: number, H: number, W: number, co0: number, co1: number, scratch: number): void;
+  conv2d_f32_3x3p1_ref(outPtr: number, inPtr: number, wPtr: number, C: number, H: number, W: number, co0: number, co1: number, scratch: number): void;
   /** Winograd weights u (16, K, C) from w (K, C, 3, 3); scalar, once per layer. */
   conv2d_f32_3x3p1_f23_weights(uPtr: number, wPtr: number, K: number, C: number): void;
+  /** Floats of scratch conv2d_f32_3x3p1_f23 needs for C input channels of width W (per thread). */
+  conv2d_f32_3x3p1_f23_scratch(C: number, W: number): number;
   /**
    * 3x3 pad 1 by Winograd F(2×2, 3×3) on u from conv2d_f32_3x3p1_f23_weights; writes output channels
-   * [co0, co1). Scratch: wino23ScratchFloats(C, W) floats per thread. Its reference is conv2d_f32_3x3p1_ref.
+   * [co0, co1). Scratch: conv2d_f32_3x3p1_f23_scratch(C, W) floats per thread. Its reference is
+   * conv2d_f32_3x3p1_ref (same result up to rounding).
    */
   conv2d_f32_3x3p1_f23(outPtr: number, inPtr: number, uPtr: number, C: number, H: number, W: number, K: number, co0: number, co1: number, scratch: number): void;
   /** 1x1; writes output channels [co0, co1). No overlap of out with in or w. */
@@ -47,9 +53,12 @@ export interface KernelExports {
   conv2d_f32_1x1_ref(outPtr: number, inPtr: number, wPtr: number, C: number, H: number, W: number, co0: number, co1: number): void;
 
   // ---- assembly/conv_transpose2d.ts ----
-  /** in (Cin, H, W), w (Cin, Cout, 2, 2), out (Cout, 2H, 2W); writes output channels [co0, co1). */
-  conv_transpose2d_f32_2x2s2(outPtr: number, inPtr: number, wPtr: number, Cin: number, Cout: number, H: number, W: number, co0: number, co1: number): void;
-  conv_transpose2d_f32_2x2s2_ref(outPtr: number, inPtr: number, wPtr: number, Cin: number, Cout: number, H: number, W: number, co0: number, co1: number): void;
+  /**
+   * in (Cin, H, W), w (Cin, Cout, 2, 2), out (Cout, 2H, 2W); writes output channels [co0, co1).
+   * Scratch: Cin·(W + 4) floats per thread, or 0 for none (slower at large Cin; the twin ignores it).
+   */
+  conv_transpose2d_f32_2x2s2(outPtr: number, inPtr: number, wPtr: number, Cin: number, Cout: number, H: number, W: number, co0: number, co1: number, scratch: number): void;
+  conv_transpose2d_f32_2x2s2_ref(outPtr: number, inPtr: number, wPtr: number, Cin: number, Cout: number, H: number, W: number, co0: number, co1: number, scratch: number): void;
 
   // ---- assembly/norm.ts ----
   /** Instance norm (biased var, eps 1e-5) + ReLU over channels [c0, c1) of (C, P); out may equal x. */
@@ -144,6 +153,7 @@ export const KERNEL_EXPORT_NAMES: readonly (keyof KernelExports)[] = [
   'conv2d_f32_3x3p1',
   'conv2d_f32_3x3p1_ref',
   'conv2d_f32_3x3p1_f23_weights',
+  'conv2d_f32_3x3p1_f23_scratch',
   'conv2d_f32_3x3p1_f23',
   'conv2d_f32_1x1',
   'conv2d_f32_1x1_ref',

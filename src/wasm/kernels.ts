@@ -13,22 +13,31 @@ export const IDCT_TABLE_FLOATS = (n: number): number => 5 * n;
 /** Floats of scratch idct_f32 / idct4d_f32 need for length n (max over the axes). Twin: assembly/idct.ts. */
 export const IDCT_SCRATCH_FLOATS = (n: number): number => 65 * n;
 
-/** Floats of scratch conv2d_f32_3x3p1_f23 needs: V (16, C, Tp) + M (16, 4, 8). Twin: assembly/conv2d.ts. */
-export function wino23ScratchFloats(C: number, W: number): number {
-  const tiles = Math.ceil(Math.ceil(W / 2) / 8) * 8;
-  return 16 * C * tiles + 512;
-}
-
 export type Range = readonly [start: number, end: number];
 
-/** 3x3 pad-1 conv: in (C, H, W), w (K, C, 3, 3) → out (K, H, W), output channels `co`. */
-export function conv3x3Call(out: number, inp: number, w: number, C: number, H: number, W: number, co: Range): KernelCall {
-  return ['conv2d_f32_3x3p1', out, inp, w, C, H, W, co[0], co[1]];
+/** Floats of scratch conv2d_f32_3x3p1 needs (per thread). Twin: assembly/conv2d.ts. */
+export const CONV3X3_SCRATCH_FLOATS = (C: number, W: number): number => 3 * C * W;
+
+/**
+ * 3x3 pad-1 conv: in (C, H, W), w (K, C, 3, 3) → out (K, H, W), output channels `co`; `scratch`
+ * holds CONV3X3_SCRATCH_FLOATS(C, W) floats, one per thread (0: none, slower on large layers).
+ * The Winograd kernel below is about 2.5× faster on the UNet's layers.
+ */
+export function conv3x3Call(out: number, inp: number, w: number, C: number, H: number, W: number, co: Range, scratch = 0): KernelCall {
+  return ['conv2d_f32_3x3p1', out, inp, w, C, H, W, co[0], co[1], scratch];
 }
 
-/** Winograd F(2×2,3×3) 3x3 pad-1 conv: u (16, K, C) from conv2d_f32_3x3p1_f23_weights; scratch per thread. */
+/**
+ * Winograd F(2×2,3×3) 3x3 pad-1 conv: u (16, K, C) from conv2d_f32_3x3p1_f23_weights; `scratch`
+ * holds ex.conv2d_f32_3x3p1_f23_scratch(C, W) floats, one per thread.
+ */
 export function conv3x3WinogradCall(out: number, inp: number, u: number, C: number, H: number, W: number, K: number, co: Range, scratch: number): KernelCall {
   return ['conv2d_f32_3x3p1_f23', out, inp, u, C, H, W, K, co[0], co[1], scratch];
+}
+
+/** Winograd weights u (16, K, C) from dense 3x3 weights w (K, C, 3, 3), once per layer. */
+export function winogradWeightsCall(u: number, w: number, K: number, C: number): KernelCall {
+  return ['conv2d_f32_3x3p1_f23_weights', u, w, K, C];
 }
 
 /** 1x1 conv: in (C, H, W), w (K, C, 1, 1) → out (K, H, W), output channels `co`. */
@@ -36,9 +45,16 @@ export function conv1x1Call(out: number, inp: number, w: number, C: number, H: n
   return ['conv2d_f32_1x1', out, inp, w, C, H, W, co[0], co[1]];
 }
 
-/** Transposed conv 2x2 s2: in (Cin, H, W), w (Cin, Cout, 2, 2) → out (Cout, 2H, 2W), channels `co`. */
-export function convTranspose2x2Call(out: number, inp: number, w: number, Cin: number, Cout: number, H: number, W: number, co: Range): KernelCall {
-  return ['conv_transpose2d_f32_2x2s2', out, inp, w, Cin, Cout, H, W, co[0], co[1]];
+/** Floats of scratch conv_transpose2d_f32_2x2s2 needs (per thread). Twin: assembly/conv_transpose2d.ts. */
+export const CONVT_SCRATCH_FLOATS = (Cin: number, W: number): number => Cin * (W + 4);
+
+/**
+ * Transposed conv 2x2 s2: in (Cin, H, W), w (Cin, Cout, 2, 2) → out (Cout, 2H, 2W), channels `co`;
+ * `scratch` holds CONVT_SCRATCH_FLOATS(Cin, W) floats, one per thread (0: none, about 3× slower
+ * at Cin = 1024, the same below 256).
+ */
+export function convTranspose2x2Call(out: number, inp: number, w: number, Cin: number, Cout: number, H: number, W: number, co: Range, scratch = 0): KernelCall {
+  return ['conv_transpose2d_f32_2x2s2', out, inp, w, Cin, Cout, H, W, co[0], co[1], scratch];
 }
 
 /** Instance norm + ReLU of channels `c` of x (C, H, W) into out (may be x). */
