@@ -1,0 +1,110 @@
+/**
+ * A pool of Web Workers, each with its own instance of build/kernels-mt.wasm over one shared
+ * memory: the browser twin of src/node/threads.ts, with the same protocol. The calling thread runs
+ * share 0 itself, then blocks on Atomics.wait until the workers have run theirs, so the engines
+ * stay synchronous. Atomics.wait is refused on a page's main thread: create and use the pool
+ * inside a dedicated Worker (the web page runs its whole engine in one, web/engine-worker.ts).
+ *
+ * Control block per worker (Int32Array on a SharedArrayBuffer): [state, errorLength, ...error
+ * bytes]; state 0 = busy, 1 = done, 2 = failed. Threads need `crossOriginIsolated` (the page
+ * served with COOP/COEP): without it a shared memory cannot be posted to a worker.
+ */
+import { FreqregError } from '../errors.js';
+import type { KernelExports } from '../wasm/exports.js';
+import { runCalls, type KernelCall, type Parallel } from '../wasm/parallel.js';
+import { CONTROL_BYTES, STATE_BUSY, STATE_FAILED, type KernelWorkerInit, type KernelWorkerReply } from './protocol.js';
+
+/** How long a share may take before the pool gives up on a worker (ms). */
+const SHARE_TIMEOUT_MS = 10 * 60 * 1000;
+/** How long a worker may take to start and instantiate the module (ms). */
+const START_TIMEOUT_MS = 30 * 1000;
+
+/** True where WebAssembly threads can work: SharedArrayBuffer exists and the context is cross-origin isolated. */
+export function threadsAvailable(): boolean {
+  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown };
+  return typeof SharedArrayBuffer !== 'undefined' && g.crossOriginIsolated === true && typeof g.Worker === 'function';
+}
+
+/** Threads to use by default: the cores the browser reports, at most 8; 1 where threads are unavailable. */
+export function defaultBrowserThreads(): number {
+  if (!threadsAvailable()) return 1;
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  return Math.max(1, Math.min(cores, 8));
+}
+
+/** Waits for a worker's first reply: ready, or a start failure. */
+function started(worker: Worker, index: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new FreqregError('engine', 'ENGINE_UNAVAILABLE', `kernel worker ${index} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    worker.onmessage = (e: MessageEvent<KernelWorkerReply>) => {
+      clearTimeout(timer);
+      if (e.data.ready) resolve();
+      else reject(new FreqregError('engine', 'ENGINE_UNAVAILABLE', `kernel worker ${index}: ${e.data.error}`));
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      clearTimeout(timer);
+      reject(new FreqregError('engine', 'ENGINE_UNAVAILABLE', `kernel worker ${index} failed to load: ${e.message || 'script error'}`));
+    };
+  });
+}
+
+/**
+ * Starts `threads − 1` workers (from `spawn`, e.g. `() => new Worker(url, { type: 'module' })`
+ * running src/browser/kernel-worker.ts) and resolves once each has instantiated `module` on
+ * `memory`. Workers are started before any share is posted: a browser may not start a worker
+ * while its creator is blocked in Atomics.wait.
+ */
+export async function createWebThreadPool(
+  module: WebAssembly.Module, memory: WebAssembly.Memory, exports: KernelExports, threads: number, spawn: () => Worker,
+): Promise<Parallel> {
+  if (!(memory.buffer instanceof SharedArrayBuffer)) {
+    throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'threads need a shared WebAssembly memory');
+  }
+  const workers = Array.from({ length: threads - 1 }, () => {
+    const control = new SharedArrayBuffer(CONTROL_BYTES);
+    return { worker: spawn(), ctl: new Int32Array(control), control };
+  });
+  try {
+    await Promise.all(workers.map(({ worker, control }, i) => {
+      const ready = started(worker, i + 1);
+      worker.postMessage({ module, memory, control } satisfies KernelWorkerInit);
+      return ready;
+    }));
+  } catch (e) {
+    for (const w of workers) w.worker.terminate();
+    throw e;
+  }
+
+  return {
+    threads,
+    run(shares) {
+      if (shares.length > threads) throw new Error(`${shares.length} shares for ${threads} threads`);
+      for (let t = 1; t < shares.length; t++) {
+        Atomics.store(workers[t - 1].ctl, 0, STATE_BUSY);
+        workers[t - 1].worker.postMessage(shares[t]);
+      }
+      let failure: unknown;
+      try {
+        if (shares.length > 0) runCalls(exports, shares[0] as KernelCall[]);
+      } catch (e) {
+        failure = e;
+      }
+      for (let t = 1; t < shares.length; t++) {
+        const { ctl, control } = workers[t - 1];
+        const deadline = Date.now() + SHARE_TIMEOUT_MS;
+        while (Atomics.load(ctl, 0) === STATE_BUSY) {
+          if (Date.now() > deadline) throw new FreqregError('wasm', 'WASM_TRAP', `worker ${t} did not finish its share`);
+          Atomics.wait(ctl, 0, STATE_BUSY, 1000);
+        }
+        if (Atomics.load(ctl, 0) === STATE_FAILED && failure === undefined) {
+          const msg = new TextDecoder().decode(new Uint8Array(control, 8, Atomics.load(ctl, 1)).slice());
+          failure = new FreqregError('wasm', 'WASM_TRAP', `worker ${t}: ${msg}`);
+        }
+      }
+      if (failure !== undefined) throw failure;
+    },
+    async dispose() {
+      for (const w of workers) w.worker.terminate();
+    },
+  };
+}

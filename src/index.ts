@@ -1,0 +1,42 @@
+/**
+ * freqreg's runtime-agnostic core: what `import ... from 'freqreg'` gives in browsers, edge
+ * workers and any runtime with WebAssembly. Nothing here (or below it) imports `node:` or touches
+ * files or the process; test/core-imports.test.ts bundles this file with every Node built-in made
+ * an error to keep it so. Bytes in (`Uint8Array`), compiled or compilable WASM modules in, images as
+ * `{ data, width, height, channels }` (an `ImageData` works as is).
+ *
+ * Node's entry (src/node/index.ts) adds file loading, build/ kernels and worker threads; the
+ * browser entry (src/browser.ts) adds a Web Worker thread pool.
+ */
+export { createSegmenter, argmax } from './segmenter.js';
+export type { Segmenter, SegmenterOptions, Segmentation } from './segmenter.js';
+
+export { loadModel, readCheckpoint, detectFormat } from './loader.js';
+export type { CheckpointFormat, ReadOptions } from './loader.js';
+export { DEFAULT_LIMITS, EDGE_LIMITS, withLimits } from './formats/limits.js';
+export type { Limits } from './formats/limits.js';
+export type { XzWasm } from './formats/xz.js';
+export { buildModel, countParameters, unetKeys, UNET_DEPTH } from './model.js';
+export type { CoeffTensor, Dtype, FrLayer, FrModel, UNetArch } from './model.js';
+
+export { createEngine } from './engines/index.js';
+export type { EngineContext } from './engines/index.js';
+export { ENGINE_NAMES } from './engines/engine.js';
+export type { Engine, EngineName, Logits } from './engines/engine.js';
+export { argmaxClasses } from './engines/reference.js';
+
+export { instantiateKernels, Arena, PAGE_BYTES } from './wasm/instance.js';
+export type { InstantiateOptions, KernelInstance } from './wasm/instance.js';
+export { serialParallel, runCalls } from './wasm/parallel.js';
+export type { KernelCall, Parallel } from './wasm/parallel.js';
+export type { KernelExports } from './wasm/exports.js';
+
+export { imageToTensor, checkInputSize, MIN_SIDE } from './input.js';
+export type { ImageInput } from './input.js';
+export { decodePng, encodePng } from './image/png-fflate.js';
+export { decodePngWith, encodePngWith, inspectPng, DEFAULT_PNG_LIMITS } from './image/png.js';
+export type { DecodedPng, EncodableImage, Inflate, Deflate, PngInfo, PngLimits } from './image/png.js';
+export { dice, meanDice, maskFromGrey, maskToGrey } from './metrics.js';
+
+export { FreqregError, ERROR_CODES } from './errors.js';
+export type { ErrorCode, ErrorLayer, ErrorWhere } from './errors.js';

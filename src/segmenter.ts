@@ -1,0 +1,111 @@
+/**
+ * One path from bytes to a mask, shared by the web page, the edge worker and Node:
+ *
+ *   model bytes ─loadModel→ FrModel ─createEngine(kernels, parallel)→ Engine
+ *   image {data, width, height, channels} ─imageToTensor→ (C, H, W) ─engine.run→ logits ─argmax→ classes
+ *
+ * Runtime-agnostic: the caller passes the kernel module (compiled, as edge runtimes require, or its
+ * bytes), the xz module for .tar.xz checkpoints, and optionally a shared memory plus a thread pool
+ * factory (Node: src/node/threads.ts; browsers: src/browser/threads.ts). Without them every share
+ * runs on the calling thread (`serialParallel`).
+ */
+import { FreqregError } from './errors.js';
+import { loadModel } from './loader.js';
+import type { Limits } from './formats/limits.js';
+import type { XzWasm } from './formats/xz.js';
+import type { FrModel } from './model.js';
+import { imageToTensor, type ImageInput } from './input.js';
+import { createEngine } from './engines/index.js';
+import { argmaxClasses } from './engines/reference.js';
+import type { Engine, EngineName, Logits } from './engines/engine.js';
+import { instantiateKernels, type KernelInstance } from './wasm/instance.js';
+import { serialParallel, type Parallel } from './wasm/parallel.js';
+
+export interface SegmenterOptions {
+  /** The checkpoint's bytes (.pt or .tar.xz), or a model already loaded. */
+  model: Uint8Array | FrModel;
+  /**
+   * build/kernels.wasm (or build/kernels-mt.wasm with `memory` shared): a compiled module, its
+   * bytes, or an instance already made by `instantiateKernels`. Not needed for engine 'reference'.
+   */
+  kernels?: WebAssembly.Module | BufferSource | KernelInstance;
+  /** The compiled build/xz.wasm; needed only for .tar.xz checkpoints. */
+  xz?: XzWasm;
+  /** Engine name (default 'auto'). */
+  engine?: EngineName;
+  /** A (shared) memory for the kernels; default: a fresh non-shared one. */
+  memory?: WebAssembly.Memory;
+  /** Upper bound on kernel memory in bytes (default 2 GiB). */
+  maxBytes?: number;
+  /** Thread pool over the kernel instance (default: every share on the calling thread). */
+  parallel?: (kernels: KernelInstance) => Parallel | Promise<Parallel>;
+  /** Overrides of DEFAULT_LIMITS: the checkpoint reader's and the engine's budgets (EDGE_LIMITS for edge runtimes). */
+  limits?: Partial<Limits>;
+}
+
+/** One image's result: class index per pixel, row-major. */
+export interface Segmentation {
+  classes: Uint8Array;
+  /** Number of classes the model predicts (2 for the car UNet). */
+  classCount: number;
+  width: number;
+  height: number;
+  /** Wall time of tensor conversion + forward pass + argmax (ms). Edge runtimes may report 0: their clocks stand still during compute. */
+  ms: number;
+}
+
+export interface Segmenter {
+  readonly model: FrModel;
+  readonly engine: EngineName;
+  /** Threads the engine runs on (1 = the calling thread only). */
+  readonly threads: number;
+  segment(image: ImageInput): Promise<Segmentation>;
+  /** Frees workers and memory; the segmenter cannot be used afterwards. */
+  dispose(): Promise<void>;
+}
+
+/** Argmax over classes per pixel (ties to the lowest class), for an engine's logits. */
+export function argmax(logits: Logits): Uint8Array {
+  return argmaxClasses({ c: logits.classes, h: logits.height, w: logits.width, data: logits.data });
+}
+
+function isKernelInstance(k: WebAssembly.Module | BufferSource | KernelInstance): k is KernelInstance {
+  return 'arena' in k && 'exports' in k;
+}
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+export async function createSegmenter(options: SegmenterOptions): Promise<Segmenter> {
+  const name = options.engine ?? 'auto';
+  const model = options.model instanceof Uint8Array ? loadModel(options.model, { xz: options.xz, limits: options.limits }) : options.model;
+  const engineOptions = { limits: options.limits };
+  let engine: Engine;
+  if (name === 'reference') {
+    engine = await createEngine(name, model, undefined, engineOptions);
+  } else {
+    if (!options.kernels) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', `the ${name} engine needs the kernel module: pass { kernels: <build/kernels.wasm> }`);
+    const kernels = isKernelInstance(options.kernels)
+      ? options.kernels
+      : await instantiateKernels(options.kernels, { memory: options.memory, maxBytes: options.maxBytes });
+    const parallel = options.parallel ? await options.parallel(kernels) : serialParallel(kernels.exports);
+    try {
+      engine = await createEngine(name, model, { kernels, parallel }, engineOptions);
+    } catch (e) {
+      await parallel.dispose();
+      throw e;
+    }
+  }
+  return {
+    model,
+    engine: engine.name,
+    threads: engine.threads,
+    async segment(image) {
+      const start = now();
+      const input = imageToTensor(image, model.arch.inChannels);
+      const logits = await engine.run(input, image.width, image.height);
+      const classes = argmax(logits);
+      return { classes, classCount: logits.classes, width: logits.width, height: logits.height, ms: now() - start };
+    },
+    dispose: () => engine.dispose(),
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The edge worker in workerd: builds examples/edge-worker with a PyTorch fixture model bundled,
+ * starts node_modules/.bin/workerd on a free 127.0.0.1 port, posts every fixture image and
+ * checks each mask pixel for pixel against Node's (same model, same engine, one thread: workerd
+ * has none), then posts bad bodies and checks the 4xx statuses and JSON errors (never a stack),
+ * and stops workerd. Then the default build (the upstream model from FREQREG_DATA): in0000.png is
+ * refused whole (413, past the edge memory budget) and segmented as a 480×320 crop.
+ * Engine: FREQREG_TEST_ENGINE (default auto).
+ */
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { decodePng, encodePng, maskToGrey } from '../src/node/index.js';
+import { crc32 } from '../src/image/png.js';
+import { fixturesDir, PACKAGE_ROOT, readFixtures, upstreamDir } from './helpers.js';
+import { freePort, maskDiff, nodeClasses, spawnProcess, testEngine, waitForHttp, type Started } from './support/runtimes.js';
+
+const WORKERD = join(PACKAGE_ROOT, 'node_modules/.bin/workerd');
+const engine = testEngine();
+/** The upstream model runs spectrally (auto, spectral); dense expands 31 M weights: past the edge budget, and tens of seconds here. */
+const SKIP_UPSTREAM = engine === 'dense' || engine === 'reference' ? `the upstream model with the ${engine} engine is too slow or too large here` : false;
+
+t.test(`edge worker in workerd (engine ${engine})`, async (t) => {
+  const dir = fixturesDir(t);
+  if (!dir) return;
+  const out = mkdtempSync(join(tmpdir(), 'freqreg-edge-'));
+  let server: Started | undefined;
+  t.teardown(async () => {
+    await server?.stop();
+    rmSync(out, { recursive: true, force: true });
+  });
+  const model = join(dir, 'tiny-sparse.tar.xz');
+  execFileSync(process.execPath, [join(PACKAGE_ROOT, 'examples/edge-worker/build.mjs'), '--model', model, '--engine', engine, '--out', out], { stdio: 'pipe' });
+
+  const port = await freePort();
+  // The binary itself, not npx: the PID stopped is the server's (toolchain.md §7).
+  server = spawnProcess(WORKERD, ['serve', join(out, 'config.capnp'), '--socket-addr', `http=127.0.0.1:${port}`]);
+  const base = `http://127.0.0.1:${port}`;
+  const info = await (await waitForHttp(`${base}/`, server)).json() as { model: string; engine: string };
+  t.same([info.model, info.engine], ['tiny-sparse.tar.xz', engine], 'GET / names the bundled model and the engine');
+
+  await t.test('fixture images: masks equal Node\'s', async (t) => {
+    for (const f of readFixtures(dir)) {
+      const image = join(dir, f.input);
+      const res = await fetch(`${base}/segment`, { method: 'POST', body: readFileSync(image) });
+      t.equal(res.status, 200, `${f.input}: 200`);
+      t.equal(res.headers.get('content-type'), 'image/png', `${f.input}: image/png`);
+      const got = decodePng(new Uint8Array(await res.arrayBuffer()));
+      const want = await nodeClasses(model, image, engine, 1);
+      t.same([got.width, got.height, got.channels], [want.width, want.height, 1], `${f.input}: ${want.width}×${want.height} grey`);
+      const d = maskDiff(got.data, maskToGrey(want.classes, want.classCount), want.width);
+      t.equal(d.count, 0, `${f.input}: mask equals Node's pixel for pixel ${d.first}`);
+    }
+  });
+
+  await t.test('bad requests: 4xx with a JSON error, no stack', async (t) => {
+    const png = readFileSync(join(dir, 'tiny-sparse-input.png'));
+    const badCrc = Uint8Array.from(png);
+    badCrc[29] ^= 0xff; // IHDR's CRC (bytes 29–32)
+    const hugeHeader = Uint8Array.from(encodePng({ data: new Uint8Array(16 * 16 * 3), width: 16, height: 16, channels: 3 }));
+    new DataView(hugeHeader.buffer, hugeHeader.byteOffset).setUint32(16, 60000); // IHDR width 60000…
+    new DataView(hugeHeader.buffer, hugeHeader.byteOffset).setUint32(29, crc32(hugeHeader, 12, 29)); // …with its CRC fixed
+    const cases: { name: string; init: RequestInit; path?: string; status: number; code: string }[] = [
+      { name: 'empty body', init: { method: 'POST' }, status: 400, code: 'EMPTY_BODY' },
+      { name: 'text body', init: { method: 'POST', body: 'not an image' }, status: 415, code: 'NOT_PNG' },
+      { name: 'JPEG signature', init: { method: 'POST', body: Uint8Array.of(0xff, 0xd8, 0xff, 0xe0, 0, 16) }, status: 415, code: 'NOT_PNG' },
+      { name: 'truncated PNG', init: { method: 'POST', body: png.subarray(0, 100) }, status: 400, code: 'PNG_STRUCTURE' },
+      { name: 'PNG with a bad CRC', init: { method: 'POST', body: badCrc }, status: 400, code: 'PNG_CRC' },
+      { name: 'PNG too small for the UNet (8×8)', init: { method: 'POST', body: Uint8Array.from(encodePng({ data: new Uint8Array(8 * 8 * 3), width: 8, height: 8, channels: 3 })) }, status: 422, code: 'INPUT_TOO_SMALL' },
+      { name: 'PNG header declaring 60000 wide', init: { method: 'POST', body: hugeHeader }, status: 413, code: 'IMAGE_TOO_LARGE' },
+      { name: 'GET /segment', init: { method: 'GET' }, status: 405, code: 'METHOD' },
+      { name: 'unknown path', init: { method: 'POST', body: png }, path: '/nope', status: 404, code: 'NOT_FOUND' },
+    ];
+    for (const c of cases) {
+      const res = await fetch(`${base}${c.path ?? '/segment'}`, c.init);
+      const text = await res.text();
+      t.equal(res.status, c.status, `${c.name}: ${c.status}`);
+      t.match(res.headers.get('content-type'), /^application\/json/, `${c.name}: JSON`);
+      const body = JSON.parse(text) as { error: { code: string; message: string } };
+      t.equal(body.error.code, c.code, `${c.name}: ${c.code}`);
+      t.notMatch(text, /\n\s+at |\.js:\d+/, `${c.name}: no stack`);
+    }
+    // A body declared larger than 16 MiB is refused from its headers, before it is sent (fetch
+    // would fail on the early reply while still uploading, so this uses node:http and sends none).
+    const early = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${base}/segment`, { method: 'POST', headers: { 'content-length': String(17 * 2 ** 20) } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => { body += d.toString(); });
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }); req.destroy(); });
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    t.same([early.status, (JSON.parse(early.body) as { error: { code: string } }).error.code], [413, 'FILE_TOO_LARGE'], 'body declared as 17 MiB: 413 FILE_TOO_LARGE');
+  });
+});
+
+t.test(`edge worker, default build: the upstream model (engine ${engine})`, { skip: SKIP_UPSTREAM }, async (t) => {
+  const data = upstreamDir(t);
+  if (!data) return;
+  const out = mkdtempSync(join(tmpdir(), 'freqreg-edge-'));
+  let server: Started | undefined;
+  t.teardown(async () => {
+    await server?.stop();
+    rmSync(out, { recursive: true, force: true });
+  });
+  // No --model: build:edge takes unet_fr.tar.xz from FREQREG_DATA.
+  execFileSync(process.execPath, [join(PACKAGE_ROOT, 'examples/edge-worker/build.mjs'), '--engine', engine, '--out', out], { stdio: 'pipe', env: { ...process.env, FREQREG_DATA: data } });
+  const port = await freePort();
+  server = spawnProcess(WORKERD, ['serve', join(out, 'config.capnp'), '--socket-addr', `http=127.0.0.1:${port}`]);
+  const base = `http://127.0.0.1:${port}`;
+  const info = await (await waitForHttp(`${base}/`, server)).json() as { model: string };
+  t.equal(info.model, 'unet_fr.tar.xz', 'the default model is the upstream one');
+  const full = readFileSync(join(data, 'testimgs/input/in0000.png'));
+  // The full 959×640 photo needs more working memory than EDGE_LIMITS allows (sized for a 128 MiB isolate).
+  const big = await fetch(`${base}/segment`, { method: 'POST', body: full });
+  const bigBody = await big.json() as { error: { code: string } };
+  t.same([big.status, bigBody.error.code], [413, 'OUT_OF_MEMORY'], 'in0000.png at 959×640: 413 OUT_OF_MEMORY within the edge budget');
+  // Its centre, 480×320 (the car), fits.
+  const photo = decodePng(full);
+  const [cw, ch, x0, y0] = [480, 320, 240, 160];
+  const crop = new Uint8Array(cw * ch * photo.channels);
+  for (let y = 0; y < ch; y++) crop.set(photo.data.subarray(((y0 + y) * photo.width + x0) * photo.channels, ((y0 + y) * photo.width + x0 + cw) * photo.channels) as Uint8Array, y * cw * photo.channels);
+  const cropPath = join(out, 'in0000-crop.png');
+  writeFileSync(cropPath, encodePng({ data: crop, width: cw, height: ch, channels: photo.channels }));
+  const res = await fetch(`${base}/segment`, { method: 'POST', body: readFileSync(cropPath) });
+  t.equal(res.status, 200, 'in0000.png cropped to 480×320: 200');
+  const got = decodePng(new Uint8Array(await res.arrayBuffer()));
+  const want = await nodeClasses(join(data, 'unet_fr.tar.xz'), cropPath, engine, 1);
+  const d = maskDiff(got.data, maskToGrey(want.classes, want.classCount), want.width);
+  t.equal(d.count, 0, `480×320 mask equals Node's pixel for pixel ${d.first}`);
+  t.ok(want.classes.includes(1), 'the car is found');
+});

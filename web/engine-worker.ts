@@ -1,0 +1,68 @@
+/**
+ * The page's engine, in a dedicated Worker: the thread pool blocks with Atomics.wait, which the
+ * page's main thread may not, and a long forward pass must not freeze the page. Loads the kernel
+ * modules once, then a model per 'load' and a mask per 'segment' (see ./protocol.ts).
+ */
+import {
+  countParameters, createBrowserSegmenter, decodePng, defaultBrowserThreads, FreqregError, threadsAvailable, type Segmenter,
+} from '../src/browser.js';
+import type { ModelInfo, PageRequest, WorkerReply } from './protocol.js';
+
+interface Scope {
+  onmessage: ((e: MessageEvent<PageRequest>) => void) | null;
+  postMessage(message: WorkerReply, transfer?: Transferable[]): void;
+}
+const scope = globalThis as unknown as Scope;
+
+async function compile(url: string): Promise<WebAssembly.Module> {
+  const res = await fetch(url);
+  if (!res.ok) throw new FreqregError('file', 'DATA_MISSING', `${url}: HTTP ${res.status}`);
+  return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
+}
+
+const modules = (async () => {
+  const [kernels, xz, kernelsMt] = await Promise.all([
+    compile('./kernels.wasm'), compile('./xz.wasm'), threadsAvailable() ? compile('./kernels-mt.wasm') : undefined,
+  ]);
+  return { kernels, xz, kernelsMt };
+})();
+
+let segmenter: Segmenter | undefined;
+let queue: Promise<unknown> = Promise.resolve();
+
+async function handle(req: PageRequest): Promise<WorkerReply> {
+  if (req.type === 'load') {
+    const { kernels, xz, kernelsMt } = await modules;
+    await segmenter?.dispose();
+    segmenter = undefined;
+    const start = performance.now();
+    const seg = await createBrowserSegmenter({
+      model: new Uint8Array(req.model), kernels, kernelsMt, xz, engine: req.engine,
+      threads: req.threads ?? defaultBrowserThreads(),
+      spawnWorker: () => new Worker(new URL('./kernel-worker.js', import.meta.url), { type: 'module' }),
+    });
+    segmenter = seg;
+    const info: ModelInfo = {
+      name: req.name, engine: seg.engine, threads: seg.threads, classCount: seg.model.arch.classes, baseWidth: seg.model.arch.width,
+      coefficients: countParameters(seg.model).weights, loadMs: performance.now() - start,
+    };
+    return { id: req.id, type: 'loaded', info };
+  }
+  if (!segmenter) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'open a model first');
+  const image = req.png ? decodePng(new Uint8Array(req.png)) : req.pixels!;
+  const r = await segmenter.segment(image);
+  return { id: req.id, type: 'result', result: { ...r, engine: segmenter.engine, threads: segmenter.threads } };
+}
+
+scope.onmessage = (e) => {
+  const req = e.data;
+  // One request at a time, in order: a segment waits for the load before it.
+  queue = queue.then(() => handle(req)).then(
+    (reply) => scope.postMessage(reply, reply.type === 'result' ? [reply.result.classes.buffer as ArrayBuffer] : []),
+    (err: unknown) => scope.postMessage({
+      id: req.id, type: 'error',
+      code: err instanceof FreqregError ? err.code : 'INTERNAL',
+      message: err instanceof Error ? err.message : String(err),
+    }),
+  );
+};
