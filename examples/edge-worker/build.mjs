@@ -2,11 +2,11 @@
 //
 // Bundles the edge worker (worker.ts and freqreg's core) with esbuild into DIR (default
 // dist-edge/), next to the modules workerd loads as they are: build/kernels.wasm, build/xz.wasm,
-// the model as model.bin, and config.capnp. Default model: unet_fr.tar.xz from $FREQREG_DATA (else
+// the model packed (.frq) as model.bin, and config.capnp. Default model: unet_fr.tar.xz from $FREQREG_DATA (else
 // fixtures/upstream/). The model is loaded once here, so a file the worker could not read fails
 // the build, not the first request. Needs `npm run build` first (build/*.wasm, for the kernels).
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -42,12 +42,20 @@ const model = resolve(values.model ?? join(dataDir, 'unet_fr.tar.xz'));
 if (!existsSync(model)) die(`${model} not found; set FREQREG_DATA or pass --model PATH`);
 for (const f of ['kernels.wasm', 'xz.wasm']) if (!existsSync(join(root, 'build', f))) die(`build/${f} is missing: run npm run build first`);
 
-// Check the model loads with the limits the worker uses (from dist/ if built, else skip the check).
+// Load the model with the limits the worker uses and bundle it packed (.frq: the upstream model
+// is 1,583 bytes instead of 4,524), so the worker never needs to decompress xz.
 const distIndex = join(root, 'dist', 'index.js');
-if (existsSync(distIndex)) {
+if (!existsSync(distIndex)) die('dist/ is missing: run npm run build first');
+let packed;
+{
+  const { readCheckpoint } = await import(join(root, 'dist', 'loader.js'));
+  const { writePacked } = await import(join(root, 'dist', 'formats', 'packed.js'));
   const { loadModel, EDGE_LIMITS } = await import(distIndex);
   try {
-    loadModel(new Uint8Array(readFileSync(model)), { xz: new WebAssembly.Module(readFileSync(join(root, 'build', 'xz.wasm'))), limits: EDGE_LIMITS });
+    const xz = new WebAssembly.Module(readFileSync(join(root, 'build', 'xz.wasm')));
+    const bytes = new Uint8Array(readFileSync(model));
+    loadModel(bytes, { xz, limits: EDGE_LIMITS });
+    packed = writePacked(readCheckpoint(bytes, { xz, limits: EDGE_LIMITS }));
   } catch (e) {
     die(`${model}: ${e.message}`);
   }
@@ -76,6 +84,6 @@ await build({
 });
 copyFileSync(join(root, 'build', 'kernels.wasm'), join(out, 'kernels.wasm'));
 copyFileSync(join(root, 'build', 'xz.wasm'), join(out, 'xz.wasm'));
-copyFileSync(model, join(out, 'model.bin'));
+writeFileSync(join(out, 'model.bin'), packed);
 copyFileSync(join(here, 'config.capnp'), join(out, 'config.capnp'));
-console.log(`${out}: worker.js + ${basename(model)} (engine ${values.engine}); run: node_modules/.bin/workerd serve ${join(out, 'config.capnp')}`);
+console.log(`${out}: worker.js + ${basename(model)} packed to ${packed.length} bytes (engine ${values.engine}); run: node_modules/.bin/workerd serve ${join(out, 'config.capnp')}`);
