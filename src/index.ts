@@ -16,6 +16,8 @@ export type { CheckpointFormat, ReadOptions } from './loader.js';
 export { DEFAULT_LIMITS, EDGE_LIMITS, withLimits } from './formats/limits.js';
 export type { Limits } from './formats/limits.js';
 export type { XzWasm } from './formats/xz.js';
+export { readPacked, writePacked } from './formats/packed.js';
+export { writeTorchZip } from './formats/torch-write.js';
 export { buildModel, countParameters, unetKeys, UNET_DEPTH } from './model.js';
 export type { CoeffTensor, Dtype, FrLayer, FrModel, UNetArch } from './model.js';
 
