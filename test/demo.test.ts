@@ -26,7 +26,8 @@ interface ReferenceJson {
   per_image: { input: string; prediction: string; dice: number; 'near_tie_pixels_margin_lt_1e-3': number }[];
 }
 
-t.test('demo (auto engine, 2 threads) on the 16 upstream test images', async (t) => {
+for (const engine of ['auto', 'dense'] as const) {
+t.test(`demo (${engine} engine, 2 threads) on the 16 upstream test images`, async (t) => {
   const dir = upstreamDir(t);
   if (!dir) return;
   const ref = JSON.parse(readFileSync(join(dir, 'reference', 'reference.json'), 'utf8')) as ReferenceJson;
@@ -36,7 +37,7 @@ t.test('demo (auto engine, 2 threads) on the 16 upstream test images', async (t)
   let refMarginViolations = 0;
 
   const summary = await runDemo({
-    data: dir, out, engine: 'auto', threads: 2, quiet: true,
+    data: dir, out, engine, threads: 2, quiet: true,
     onImage(result, pred, logits) {
       const entry = ref.per_image.find((e) => e.input.endsWith(result.file))!;
       const upstream = maskFromGrey(decodePng(readFileSync(join(dir, entry.prediction))));
@@ -54,7 +55,7 @@ t.test('demo (auto engine, 2 threads) on the 16 upstream test images', async (t)
 
   t.equal(summary.images.length, 16);
   t.equal(summary.nonzeroParameters, 759);
-  t.equal(summary.form, 'spectral', 'auto runs the upstream model spectrally');
+  t.equal(summary.form, engine === 'auto' ? 'spectral' : 'dense', `${engine} runs the upstream model ${engine === 'auto' ? 'spectrally' : 'densely'}`);
   t.ok(Math.abs(summary.averageDice - ref.average_dice) <= TOL_AVERAGE_DICE, `average dice ${summary.averageDice} vs ${ref.average_dice}`);
   for (const r of summary.images) {
     const want = ref.per_image.find((e) => e.input.endsWith(r.file))!.dice;
@@ -68,3 +69,4 @@ t.test('demo (auto engine, 2 threads) on the 16 upstream test images', async (t)
   t.ok(existsSync(join(out, 'index.html')), 'index.html written');
   t.ok(existsSync(summary.report));
 });
+}
