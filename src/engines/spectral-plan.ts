@@ -210,17 +210,19 @@ export function planSpectral(model: FrModel, width: number, height: number): Spe
 export function formatPlan(plan: SpectralPlan): string {
   const g = (x: number) => (x / 1e9).toFixed(3);
   const mb = (x: number) => (x / 2 ** 20).toFixed(1);
-  const rows = [
-    `spectral plan for ${plan.width}×${plan.height} (GFLOP, MiB moved; outc consumer: ${plan.outc})`,
-    ['layer', 'level', 'size', 'cin→cout', 'nb', 'na', 'pairs', 'spectral GF', 'MiB', 'dense GF', 'MiB', 'cheaper'].join('\t'),
-  ];
-  for (const l of plan.layers) {
-    rows.push([
-      l.name, l.level, `${l.width}×${l.height}`, `${l.cin}→${l.cout}`, l.nb, l.na, l.pairs,
-      g(l.spectral.flops), mb(l.spectral.bytes), g(l.dense.flops), mb(l.dense.bytes), l.cheaper,
-    ].join('\t'));
-  }
+  const head = ['layer', 'level', 'size', 'cin→cout', 'nb', 'na', 'pairs', 'spectral GFLOP', 'MiB', 'dense GFLOP', 'MiB', 'cheaper'];
+  const rows = plan.layers.map((l) => [
+    l.name, String(l.level), `${l.width}×${l.height}`, `${l.cin}→${l.cout}`, String(l.nb), String(l.na), String(l.pairs),
+    g(l.spectral.flops), mb(l.spectral.bytes), g(l.dense.flops), mb(l.dense.bytes), l.cheaper,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const numeric = (i: number) => i >= 4 && i <= 10;
+  const line = (r: string[]) => r.map((c, i) => (numeric(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   const t = plan.total;
-  rows.push(`total: spectral ${g(t.spectral.flops)} GFLOP, dense ${g(t.dense.flops)} GFLOP, per-layer best ${g(t.best.flops)} GFLOP`);
-  return rows.join('\n');
+  return [
+    `spectral plan for ${plan.width}×${plan.height} (GFLOP; MiB moved; outc consumer: ${plan.outc})`,
+    line(head),
+    ...rows.map(line),
+    `total: spectral ${g(t.spectral.flops)} GFLOP, dense ${g(t.dense.flops)} GFLOP, per-layer best ${g(t.best.flops)} GFLOP`,
+  ].join('\n');
 }
