@@ -92,6 +92,8 @@ export const ERROR_CODES = {
   WASM_FEATURE: 'WebAssembly feature missing',
   WASM_TRAP: 'WebAssembly kernel trapped',
   OUT_OF_MEMORY: 'working memory larger than allowed',
+  TIMEOUT: 'time budget exceeded',
+  INTERNAL: 'unexpected internal failure (a bug; please report it)',
   // files and command line
   FILE_NOT_REGULAR: 'not a regular file',
   FILE_TOO_LARGE: 'file larger than allowed',
@@ -145,4 +147,19 @@ function formatWhere(where: ErrorWhere): string {
 /** Shorthand used by every parser: `fail('tar', 'TAR_SIZE', 'size field "18" is not octal', { offset })`. */
 export function fail(layer: ErrorLayer, code: ErrorCode, detail: string, where?: ErrorWhere): never {
   throw new FreqregError(layer, code, detail, where);
+}
+
+/**
+ * Any thrown value as a FreqregError, for the public entry points' last line of defence: a
+ * FreqregError passes through; a WebAssembly trap is WASM_TRAP; a failed allocation is
+ * OUT_OF_MEMORY; anything else (a TypeError or RangeError from a bug) is INTERNAL.
+ */
+export function toFreqregError(e: unknown, layer: ErrorLayer, where?: ErrorWhere): FreqregError {
+  if (e instanceof FreqregError) return e;
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) return new FreqregError('wasm', 'WASM_TRAP', message, where);
+  if (e instanceof RangeError && /allocation failed|out of memory/i.test(e.message)) {
+    return new FreqregError(layer, 'OUT_OF_MEMORY', message, where);
+  }
+  return new FreqregError(layer, 'INTERNAL', message, where);
 }

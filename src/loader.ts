@@ -6,7 +6,7 @@
  *   .pt      → zip (zip.ts) → records + data.pkl (torch.ts, pickle.ts) → Map<string, CoeffTensor>
  *   .frq     → packed (src/formats/packed.ts, docs/format.md) → Map<string, CoeffTensor>
  */
-import { fail, FreqregError } from './errors.js';
+import { fail, toFreqregError } from './errors.js';
 import { describeBytes, startsWith } from './formats/magic.js';
 import { DEFAULT_LIMITS, type Limits } from './formats/limits.js';
 import { FRQ_MAGIC, readPacked } from './formats/packed.js';
@@ -70,20 +70,22 @@ function unwrapTarXz(bytes: Uint8Array, opts: ReadOptions, limits: Limits): Uint
   return member.bytes;
 }
 
-/** Converts anything but a FreqregError escaping a parser (a bug) into a coded error. */
+/**
+ * Converts anything but a FreqregError escaping a parser into a coded error: a trap is WASM_TRAP,
+ * a failed allocation OUT_OF_MEMORY, anything else (a TypeError or RangeError: a bug) INTERNAL.
+ */
 function guarded<T>(run: () => T): T {
   try {
     return run();
   } catch (e) {
-    if (e instanceof FreqregError) throw e;
-    if (e instanceof WebAssembly.RuntimeError) fail('wasm', 'WASM_TRAP', e.message);
-    fail('file', 'UNKNOWN_FORMAT', `checkpoint could not be parsed (${e instanceof Error ? `${e.name}: ${e.message}` : String(e)})`);
+    throw toFreqregError(e, 'file');
   }
 }
 
 /** The checkpoint's state dict as coefficient tensors, in file order. */
 export function readCheckpoint(bytes: Uint8Array, opts: ReadOptions = {}): Map<string, CoeffTensor> {
   return guarded(() => {
+    if (!(bytes instanceof Uint8Array)) fail('file', 'UNKNOWN_FORMAT', `expected the checkpoint's bytes as a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`);
     const limits = resolveLimits(opts.limits);
     if (bytes.length > limits.maxInputBytes) fail('file', 'FILE_TOO_LARGE', `${bytes.length} bytes; the cap is ${limits.maxInputBytes}`);
     const format = detectFormat(bytes);

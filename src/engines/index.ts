@@ -1,9 +1,11 @@
 /** Engines by name. `auto` runs each layer in the form the planner finds cheaper. */
-import { FreqregError } from '../errors.js';
+import { FreqregError, toFreqregError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../formats/limits.js';
 import type { FrModel } from '../model.js';
 import type { KernelInstance } from '../wasm/instance.js';
 import type { Parallel } from '../wasm/parallel.js';
 import type { Engine, EngineName, Logits } from './engine.js';
+import { checkDenseWeights, checkSpectralTables, guardEngine, type EngineLimits } from './budget.js';
 import { referenceForward } from './reference.js';
 import { createDenseEngine } from './dense.js';
 import { createSpectralEngine } from './spectral.js';
@@ -14,16 +16,44 @@ export interface EngineContext {
   parallel: Parallel;
 }
 
-export async function createEngine(name: EngineName, model: FrModel, context?: EngineContext): Promise<Engine> {
-  if (name === 'reference') return createReferenceEngine(model);
+export interface EngineOptions {
+  /** Overrides of DEFAULT_LIMITS' engine budgets (maxDenseWeights, maxActivationBytes). */
+  limits?: Partial<EngineLimits>;
+}
+
+/**
+ * An engine by name. Budgets are checked before anything is allocated (src/engines/budget.ts):
+ * the dense weights before expansion, the spectral tables before they are built, and each image's
+ * working memory before it runs. The engine's `run` throws only FreqregError; after a WASM trap
+ * the engine is retired.
+ */
+export async function createEngine(name: EngineName, model: FrModel, context?: EngineContext, options: EngineOptions = {}): Promise<Engine> {
+  const limits: EngineLimits = { maxDenseWeights: DEFAULT_LIMITS.maxDenseWeights, maxActivationBytes: DEFAULT_LIMITS.maxActivationBytes, ...options.limits };
+  const mark = context?.kernels.arena.mark();
+  try {
+    return guardEngine(await createUnguarded(name, model, limits, context), model, limits);
+  } catch (e) {
+    if (mark !== undefined) context!.kernels.arena.release(mark); // what a failed build allocated
+    throw toFreqregError(e, 'engine');
+  }
+}
+
+async function createUnguarded(name: EngineName, model: FrModel, limits: EngineLimits, context?: EngineContext): Promise<Engine> {
+  if (name === 'reference') {
+    checkDenseWeights(model, limits);
+    return createReferenceEngine(model);
+  }
   if (!context) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', `the ${name} engine needs the kernel module`);
+  const form = name === 'auto' ? chooseForm(model) : name;
+  if (form === 'dense') checkDenseWeights(model, limits);
+  else checkSpectralTables(model, limits);
   switch (name) {
     case 'dense':
       return createDenseEngine(context.kernels, model, context.parallel);
     case 'spectral':
       return createSpectralEngine(context.kernels, model, { parallel: context.parallel, name });
     case 'auto':
-      return chooseForm(model) === 'dense'
+      return form === 'dense'
         ? withName(createDenseEngine(context.kernels, model, context.parallel), 'auto', 'dense')
         : withName(await createSpectralEngine(context.kernels, model, { parallel: context.parallel, name }), 'auto', 'spectral');
   }

@@ -381,7 +381,10 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
     threads: shares,
     async run(input: Float32Array, W: number, H: number): Promise<Logits> {
       if (disposed) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'the spectral engine was disposed');
-      if (!size || size.width !== W || size.height !== H) size = planSize(W, H);
+      if (!size || size.width !== W || size.height !== H) {
+        size = undefined; // planSize releases the old buffers first; a failed plan must not leave them in use
+        size = planSize(W, H);
+      }
       const sp = size;
       if (input.length !== cinImage * W * H) {
         throw new FreqregError('engine', 'INPUT_SHAPE', `expected ${cinImage}×${H}×${W} = ${cinImage * W * H} values, got ${input.length}`);

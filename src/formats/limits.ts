@@ -39,6 +39,17 @@ export interface Limits {
   maxTensorBytes: number;
   /** Stored elements over all tensors of a checkpoint (sparse: non-zeros; dense: every element read). */
   maxTotalParameters: number;
+  /**
+   * Dense weight elements an engine may expand the coefficients to (dense and reference engines;
+   * the spectral engine never expands). Checked before the first weight is allocated.
+   */
+  maxDenseWeights: number;
+  /**
+   * Engine working memory in bytes: activations for one image, estimated from the image size and
+   * the model before anything is allocated (src/engines/budget.ts), plus the spectral engine's
+   * per-model tables. Above it: OUT_OF_MEMORY.
+   */
+  maxActivationBytes: number;
 }
 
 const KiB = 1024;
@@ -64,6 +75,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxTensorRank: 8,
   maxTensorBytes: 1 * GiB - 1,
   maxTotalParameters: 256_000_000,
+  maxDenseWeights: 256_000_000, // 1 GiB of float32 weights
+  maxActivationBytes: 1536 * MiB, // with the weights, inside the 2 GiB kernel memory (src/node/kernels.ts)
 });
 
 /** Edge runtimes (workerd: 128 MiB per isolate): the upstream model (31 M dense weights) still fits. */
@@ -74,6 +87,8 @@ export const EDGE_LIMITS: Readonly<Limits> = Object.freeze({
   maxPickleBytes: 4 * MiB,
   maxTensorBytes: 64 * MiB,
   maxTotalParameters: 32_000_000,
+  maxDenseWeights: 16_000_000, // 64 MiB: the upstream model runs spectrally here, never dense
+  maxActivationBytes: 96 * MiB, // the upstream model spectrally on a 959×640 image needs 73 MiB
 });
 
 /** Largest tensor dimension (the kernels index with i32); not host-dependent. */

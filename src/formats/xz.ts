@@ -14,7 +14,7 @@
  * is counted while streaming and refused as soon as it passes the cap; the input must be exactly
  * one stream (no padding, no second stream, no trailing bytes); the check must be CRC32 or CRC64.
  */
-import { fail } from '../errors.js';
+import { fail, FreqregError } from '../errors.js';
 import { describeBytes, startsWith } from './magic.js';
 
 export const XZ_HEADER_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] as const;
@@ -112,6 +112,14 @@ function lastStreamLength(input: Uint8Array): number | undefined {
   return STREAM_HEADER_BYTES + blocks + indexBytes + STREAM_FOOTER_BYTES;
 }
 
+/** End of the last complete stream (footer and index consistent) that starts at 0 and ends before the input does. */
+function completeStreamPrefix(input: Uint8Array): number | undefined {
+  for (let end = input.length - 1; end >= STREAM_HEADER_BYTES + STREAM_FOOTER_BYTES; end--) {
+    if (input[end - 2] === XZ_FOOTER_MAGIC[0] && input[end - 1] === XZ_FOOTER_MAGIC[1] && lastStreamLength(input.subarray(0, end)) === end) return end;
+  }
+  return undefined;
+}
+
 function failOnDecoderError(ret: number, consumed: number): never {
   const where = { offset: consumed };
   switch (ret) {
@@ -177,6 +185,10 @@ export function decodeXz(input: Uint8Array, wasm: XzWasm, maxOutputBytes: number
     }
   } catch (e) {
     if (e instanceof WebAssembly.RuntimeError) fail('wasm', 'WASM_TRAP', `xz decoder trapped: ${e.message}`);
+    // Fewer than 12 bytes after a complete stream: the decoder waits for a second stream header
+    // and reports truncation; say what it is.
+    const streamEnd = e instanceof FreqregError && e.code === 'XZ_TRUNCATED' ? completeStreamPrefix(input) : undefined;
+    if (streamEnd !== undefined) fail('xz', 'XZ_TRAILING', `${input.length - streamEnd} bytes after the xz stream`, { offset: streamEnd });
     throw e;
   } finally {
     if (ctx !== 0) {

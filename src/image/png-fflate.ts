@@ -36,6 +36,8 @@ export function adler32(bytes: Uint8Array): number {
 
 /** fflate inflate of a zlib stream, writing at most `maxOutputLength` bytes (more is cut there, which png.ts refuses). */
 function inflateBounded(data: Uint8Array, maxOutputLength: number): Uint8Array {
+  // As node:zlib (src/node/png.ts): an IDAT too short for the zlib header has ended early.
+  if (data.length < 2) fail('png', 'IMAGE_TRUNCATED', 'the zlib stream in IDAT ends early');
   let out: Uint8Array;
   try {
     out = unzlibSync(data, { out: new Uint8Array(maxOutputLength) });

@@ -28,6 +28,13 @@ export const DEFAULT_PNG_LIMITS: Readonly<PngLimits> = Object.freeze({
   maxPixels: 2 ** 26,
 });
 
+/** Edge runtimes (workerd: 128 MiB per isolate): W, H ≤ 8,192 and ≤ 4 Mpx (16 MiB as RGBA). */
+export const EDGE_PNG_LIMITS: Readonly<PngLimits> = Object.freeze({
+  maxWidth: 8192,
+  maxHeight: 8192,
+  maxPixels: 2 ** 22,
+});
+
 /** Hard ceiling on the inflated (filtered) image data, whatever the limits: 2 GiB − 1. */
 export const MAX_RAW_BYTES = 2 ** 31 - 1;
 

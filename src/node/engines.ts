@@ -1,6 +1,7 @@
 /** Node: an engine by name for a model, with its kernels and thread pool. */
 import { FreqregError } from '../errors.js';
-import { createEngine } from '../engines/index.js';
+import { createEngine, type EngineContext } from '../engines/index.js';
+import type { EngineLimits } from '../engines/budget.js';
 import { ENGINE_NAMES, type Engine, type EngineName } from '../engines/engine.js';
 import type { FrModel } from '../model.js';
 import { defaultThreads, loadKernels } from './kernels.js';
@@ -13,8 +14,48 @@ export function parseEngineName(raw: unknown): EngineName {
   return name;
 }
 
-export async function createNodeEngine(name: EngineName, model: FrModel, threads = defaultThreads()): Promise<Engine> {
-  if (name === 'reference') return createEngine(name, model);
-  const { kernels, parallel } = await loadKernels(threads);
-  return createEngine(name, model, { kernels, parallel });
+export interface NodeEngineOptions {
+  /** Overrides of the engine budgets (DEFAULT_LIMITS' maxDenseWeights, maxActivationBytes). */
+  limits?: Partial<EngineLimits>;
+  /** Makes the kernel instance and its thread pool (default: build/ kernels, src/node/kernels.ts). */
+  loadKernels?: (threads: number) => Promise<EngineContext>;
+}
+
+/**
+ * An engine whose kernel instance is replaced after a WASM trap: the trapped instance (and its
+ * thread pool) is discarded, and the next `run` builds the engine again on a fresh one, so one
+ * pathological input does not poison the images after it.
+ */
+export async function createNodeEngine(name: EngineName, model: FrModel, threads = defaultThreads(), options: NodeEngineOptions = {}): Promise<Engine> {
+  const engineOptions = { limits: options.limits };
+  if (name === 'reference') return createEngine(name, model, undefined, engineOptions);
+  const make = async (): Promise<Engine> => {
+    const context = await (options.loadKernels ?? loadKernels)(threads);
+    try {
+      return await createEngine(name, model, context, engineOptions);
+    } catch (e) {
+      await context.parallel.dispose();
+      throw e;
+    }
+  };
+  let current = await make();
+  let trapped = false;
+  return {
+    get name() { return current.name; },
+    get form() { return current.form; },
+    get threads() { return current.threads; },
+    async run(input, width, height) {
+      if (trapped) {
+        current = await make();
+        trapped = false;
+      }
+      try {
+        return await current.run(input, width, height);
+      } catch (e) {
+        if (e instanceof FreqregError && e.code === 'WASM_TRAP') trapped = true;
+        throw e;
+      }
+    },
+    dispose: () => current.dispose(),
+  };
 }

@@ -13,7 +13,10 @@ export async function readRegularFile(path: string, maxBytes: number): Promise<U
     // O_NONBLOCK: opening a FIFO must not wait for a writer.
     handle = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
-    throw new FreqregError('file', 'FILE_READ', (e as NodeJS.ErrnoException).code ?? (e as Error).message, { file: path });
+    const code = (e as NodeJS.ErrnoException).code;
+    // ENXIO: a socket (e.g. /dev/stdin fed by a socketpair) or a device with nothing behind it.
+    if (code === 'ENXIO') throw new FreqregError('file', 'FILE_NOT_REGULAR', 'is a socket or device (ENXIO)', { file: path });
+    throw new FreqregError('file', 'FILE_READ', code ?? (e as Error).message, { file: path });
   }
   try {
     const st = await handle.stat();

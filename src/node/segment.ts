@@ -1,33 +1,39 @@
 /**
  * `freqreg segment INPUT... --model MODEL --out DIR`: one mask PNG per input image. Inputs are PNG
  * files or folders of them (not descended into further). A bad input is reported and skipped; the
- * rest are processed; the exit code is 1 if any failed. Inputs are never written to, and existing
- * outputs are never replaced without --overwrite.
+ * rest are processed; the exit code is 1 if any failed. Inputs are never written to, outputs never
+ * land outside --out, and existing outputs are never replaced without --overwrite.
+ *
+ * Each image is decoded and run in a worker thread (src/node/segment-worker.ts) under a time
+ * budget (--timeout); a worker over budget is terminated, the image reported as TIMEOUT, and a
+ * fresh worker takes the next image. The main thread only checks paths and writes masks.
  */
 import { promises as fs } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { FreqregError } from '../errors.js';
-import { imageToTensor } from '../input.js';
-import { argmaxClasses } from '../engines/reference.js';
-import { maskToGrey } from '../metrics.js';
 import { EXIT, intFlag, type Command } from './command.js';
-import { createNodeEngine, parseEngineName } from './engines.js';
+import { parseEngineName } from './engines.js';
 import { defaultThreads } from './kernels.js';
-import { loadModelFile } from './load.js';
-import { decodePng, encodeGreyPng } from './png.js';
-import { readRegularFile, samePath, writeFileAtomic } from './files.js';
+import { writeFileAtomic } from './files.js';
+import type { SegmentWorkerData, SegmentWorkerMessage, SerializedError } from './segment-worker.js';
 
 /** Largest image file read (bytes). */
 export const MAX_IMAGE_FILE_BYTES = 64 * 2 ** 20;
+/** Default per-image time budget (seconds). */
+export const DEFAULT_TIMEOUT_SECONDS = 60;
+/** Longest mask file name stem kept from an input name, in UTF-16 units (ext4 allows 255 bytes). */
+const MAX_STEM = 100;
 
-/** Expands folders into their `.png` entries (sorted); files are kept as given. */
+/** Expands folders into their `.png` entries (sorted); files are kept as given. Directory links are not followed. */
 async function expandInputs(inputs: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const input of inputs) {
     const st = await fs.lstat(input).catch(() => undefined);
     if (st?.isDirectory()) {
-      const names = (await fs.readdir(input)).filter((n) => n.toLowerCase().endsWith('.png')).sort();
-      out.push(...names.map((n) => join(input, n)));
+      const names: string[] = [];
+      for await (const entry of await fs.opendir(input)) if (entry.name.toLowerCase().endsWith('.png')) names.push(entry.name);
+      out.push(...names.sort().map((n) => join(input, n)));
     } else {
       out.push(input);
     }
@@ -35,18 +41,120 @@ async function expandInputs(inputs: string[]): Promise<string[]> {
   return out;
 }
 
+/**
+ * The mask's file name for an input: `<stem>-mask.png`, the stem stripped of path separators,
+ * control characters and characters Windows refuses, and shortened. Never a path.
+ */
 export function maskName(input: string): string {
-  return `${basename(input, extname(input))}-mask.png`;
+  let stem = basename(input, extname(input)).replace(/[\u0000-\u001f\u007f/\\:*?"<>|]/g, '_');
+  if (stem.length > MAX_STEM) stem = stem.slice(0, MAX_STEM);
+  if (stem === '' || /^\.+$/.test(stem)) stem = `_${stem}`;
+  return `${stem}-mask.png`;
+}
+
+function numberFlag(values: Record<string, unknown>, flag: string, fallback: number): number {
+  const raw = values[flag];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new FreqregError('cli', 'USAGE', `--${flag} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+function revive(e: SerializedError): FreqregError {
+  const error = new FreqregError(e.layer, e.code, '', e.where);
+  error.message = e.message;
+  return error;
+}
+
+type Outcome = { ok: true; mask: Uint8Array } | { ok: false; error: FreqregError };
+
+/** One worker at a time, replaced when it is terminated (time budget) or dies. */
+class ImageWorker {
+  private worker: Worker | undefined;
+  private ready: Promise<void> | undefined;
+  private nextId = 0;
+  /** Why the model could not be loaded: fatal for the whole command, not one image. */
+  private loadError: FreqregError | undefined;
+
+  constructor(private readonly data: SegmentWorkerData) {}
+
+  /** Starts a worker (loading the model) unless one is running. */
+  async open(): Promise<void> {
+    if (!this.worker) this.ready = this.start();
+    await this.ready;
+  }
+
+  /** Whether `e` is the model's load error rather than one image's. */
+  isLoadError(e: unknown): boolean {
+    return e !== undefined && e === this.loadError;
+  }
+
+  private start(): Promise<void> {
+    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'; // run from source under a TS loader, or from dist/
+    const worker = new Worker(new URL(`./segment-worker${ext}`, import.meta.url), { workerData: this.data });
+    this.worker = worker;
+    return new Promise<void>((resolveReady, rejectReady) => {
+      const onMessage = (m: SegmentWorkerMessage) => {
+        if (m.type === 'ready') { cleanup(); resolveReady(); }
+        if (m.type === 'fatal') { cleanup(); void this.stop(); rejectReady((this.loadError = revive(m.error))); }
+      };
+      const onError = (e: Error) => {
+        cleanup();
+        this.worker = undefined;
+        rejectReady((this.loadError = new FreqregError('cli', 'INTERNAL', `the image worker failed to start: ${e.message}`)));
+      };
+      const onExit = (code: number) => onError(new Error(`exited with code ${code}`));
+      const cleanup = () => { worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+  }
+
+  /** Mask bytes for one image, or its error; TIMEOUT after `timeoutMs` (the worker is terminated). */
+  async process(file: string, timeoutMs: number): Promise<Outcome> {
+    await this.open(); // a model that cannot be loaded throws here, for the whole command
+    const worker = this.worker!;
+    const id = this.nextId++;
+    return new Promise<Outcome>((resolveOutcome) => {
+      const finish = (outcome: Outcome) => { clearTimeout(timer); worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); resolveOutcome(outcome); };
+      const onMessage = (m: SegmentWorkerMessage) => {
+        if (m.type === 'done' && m.id === id) finish({ ok: true, mask: new Uint8Array(m.mask) });
+        if (m.type === 'failed' && m.id === id) finish({ ok: false, error: revive(m.error) });
+      };
+      const onError = (e: Error & { code?: string }) => {
+        this.worker = undefined;
+        const code = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'OUT_OF_MEMORY' : 'INTERNAL';
+        finish({ ok: false, error: new FreqregError('cli', code, `the image worker died: ${e.message}`, { file }) });
+      };
+      const onExit = (code: number) => onError(new Error(`exited with code ${code}`));
+      const timer = setTimeout(() => {
+        void this.stop();
+        finish({ ok: false, error: new FreqregError('cli', 'TIMEOUT', `not done within ${timeoutMs / 1000} s; its worker was terminated`, { file }) });
+      }, timeoutMs);
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      worker.postMessage({ id, file });
+    });
+  }
+
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) await worker.terminate();
+  }
 }
 
 export const segmentCommand: Command = {
   summary: 'write a mask PNG for each input image',
-  usage: 'INPUT... --model MODEL --out DIR [--engine auto] [--threads N] [--overwrite]',
+  usage: 'INPUT... --model MODEL --out DIR [--engine auto] [--threads N] [--timeout 60] [--overwrite]',
   options: {
     model: { type: 'string', short: 'm' },
     out: { type: 'string', short: 'o' },
     engine: { type: 'string' },
     threads: { type: 'string' },
+    timeout: { type: 'string' },
     overwrite: { type: 'boolean' },
   },
   help: {
@@ -54,48 +162,54 @@ export const segmentCommand: Command = {
     '--out, -o DIR': 'folder for the masks, created if missing (required)',
     '--engine NAME': 'auto, spectral, dense or reference (auto)',
     '--threads N': `threads to use (${defaultThreads()}, the cores available)`,
+    '--timeout SECONDS': `time budget per image; an image over it is stopped and reported (${DEFAULT_TIMEOUT_SECONDS})`,
     '--overwrite': 'replace masks that already exist (off)',
   },
   async run(values, positionals) {
     if (positionals.length === 0) throw new FreqregError('cli', 'USAGE', 'give at least one INPUT image or folder');
     if (typeof values.model !== 'string') throw new FreqregError('cli', 'USAGE', '--model MODEL is required');
     if (typeof values.out !== 'string') throw new FreqregError('cli', 'USAGE', '--out DIR is required');
-    const outDir = resolve(values.out);
     const overwrite = values.overwrite === true;
-    const engineName = parseEngineName(values.engine);
+    const engine = parseEngineName(values.engine);
     const threads = intFlag(values, 'threads', defaultThreads());
+    const timeoutMs = numberFlag(values, 'timeout', DEFAULT_TIMEOUT_SECONDS) * 1000;
 
     const inputs = await expandInputs(positionals);
-    await fs.mkdir(outDir, { recursive: true });
-    const { model } = await loadModelFile(values.model);
-    const engine = await createNodeEngine(engineName, model, threads);
+    await fs.mkdir(resolve(values.out), { recursive: true });
+    const outDir = await fs.realpath(resolve(values.out));
+    const inputPaths = new Set(await Promise.all(inputs.map((f) => fs.realpath(f).catch(() => resolve(f)))));
+    const worker = new ImageWorker({ modelPath: values.model, engine, threads, maxImageFileBytes: MAX_IMAGE_FILE_BYTES });
     const failed: { file: string; error: string }[] = [];
+    /** Mask names written, case-folded: `a.png` and `A.PNG` must not share one on a case-insensitive disk. */
     const written = new Set<string>();
     let done = 0;
     try {
+      await worker.open();
       for (const file of inputs) {
         try {
-          const target = join(outDir, maskName(file));
-          if (written.has(target)) throw new FreqregError('file', 'OUTPUT_PATH', `another input already wrote ${target}`, { file });
-          for (const other of inputs) {
-            if (await samePath(other, target)) throw new FreqregError('file', 'OUTPUT_PATH', `the mask would replace the input ${other}`, { file });
+          const name = maskName(file);
+          const target = join(outDir, name);
+          if (dirname(target) !== outDir) throw new FreqregError('file', 'OUTPUT_PATH', `mask name ${JSON.stringify(name)} is not a plain file name`, { file });
+          if (written.has(name.toLowerCase())) throw new FreqregError('file', 'OUTPUT_PATH', `another input already wrote ${target} (names differ only in case?)`, { file });
+          const targetReal = await fs.realpath(target).catch(() => target);
+          if (inputPaths.has(targetReal)) throw new FreqregError('file', 'OUTPUT_PATH', `the mask would replace the input ${targetReal}`, { file });
+          if (!overwrite && (await fs.lstat(target).then(() => true, () => false))) {
+            throw new FreqregError('file', 'OUTPUT_EXISTS', `${target} exists; use --overwrite to replace it`, { file });
           }
-          const image = decodePng(await readRegularFile(file, MAX_IMAGE_FILE_BYTES));
-          const input = imageToTensor(image, model.arch.inChannels);
-          const logits = await engine.run(input, image.width, image.height);
-          const classes = argmaxClasses({ c: logits.classes, h: logits.height, w: logits.width, data: logits.data });
-          await writeFileAtomic(target, encodeGreyPng(maskToGrey(classes, logits.classes), image.width, image.height), overwrite);
-          written.add(target);
+          const outcome = await worker.process(file, timeoutMs);
+          if (!outcome.ok) throw outcome.error;
+          await writeFileAtomic(target, outcome.mask, overwrite);
+          written.add(name.toLowerCase());
           done++;
           console.log(`${file} → ${target}`);
         } catch (e) {
-          if (!(e instanceof FreqregError)) throw e;
+          if (!(e instanceof FreqregError) || worker.isLoadError(e)) throw e;
           failed.push({ file, error: `${e.message} [${e.code}]` });
           console.error(`skipped ${file}: ${e.message} [${e.code}]`);
         }
       }
     } finally {
-      await engine.dispose();
+      await worker.stop();
     }
     console.log(`${done} of ${inputs.length} images segmented${failed.length ? `, ${failed.length} failed:` : ''}`);
     for (const f of failed) console.log(`  ${f.file}: ${f.error}`);
