@@ -5,7 +5,7 @@
  * Outputs are pre-filled with NaN so a missed write shows; a guard word after each buffer must
  * survive; channel ranges are split in two calls to check that ranges write exactly their part.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { instantiateKernels } from '../src/wasm/instance.js';
@@ -477,7 +477,7 @@ function check(c: KernelCase, seed: number): Result {
 }
 
 /** One assertion per case: passes, or fails with every message. */
-function expectPass(t: { ok(ok: boolean, message: string, extra?: object): unknown }, name: string, fails: Result): void {
+function expectPass(t: Test, name: string, fails: Result): void {
   t.ok(fails.length === 0, name, fails.length ? { diagnostic: true, failures: fails } : {});
 }
 
