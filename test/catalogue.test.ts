@@ -1,5 +1,5 @@
 /**
- * The bad-input catalogue (../shared/docs/bad-inputs.md, cases 1–72), one test per case, through
+ * The bad-input catalogue (72 hostile inputs by layer, cases 1–72), one test per case, through
  * the public entry points: readCheckpoint / loadModel (checkpoints), decodePng (both the Node and
  * the portable decoder), createEngine (budgets), and the `freqreg` command (files). Each case
  * asserts error codes; where the project's policy differs from the catalogue's suggestion, or a
