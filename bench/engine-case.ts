@@ -1,21 +1,24 @@
 /**
  * One end-to-end configuration, run in its own process so its peak RSS is its own:
  *
- *   node dist-bench/bench/engine-case.js --engine=spectral --threads=2 --scale=1 --runs=5
+ *   node dist-bench/bench/engine-case.js --engine=spectral --threads=2 --scale=1 --runs=5 [--batch=16] [--logits-out=FILE]
  *
  * Loads the upstream model (timed), segments in0000.png (scaled ×scale, nearest neighbour) once
  * cold and `runs` times warm, then `batch` more images for images per second, and prints one JSON
  * line: seconds, peak RSS, and the mask's agreement with the upstream prediction (scale 1).
+ * --logits-out writes the logits (float32, (classes, H, W)) for the peers' mask comparison
+ * (bench/peer-case.ts).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { argmaxClasses } from '../src/engines/reference.js';
 import { parseEngineName, createNodeEngine } from '../src/node/engines.js';
 import { findDataDir } from '../src/node/data.js';
 import { loadModelFile } from '../src/node/load.js';
 import { decodePng } from '../src/node/png.js';
-import { imageToTensor, type ImageInput } from '../src/input.js';
+import { imageToTensor } from '../src/input.js';
 import { maskFromGrey } from '../src/metrics.js';
+import { upscale } from './image.js';
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const engineName = parseEngineName(arg('engine', 'spectral'));
@@ -23,6 +26,7 @@ const threads = Number(arg('threads', '1'));
 const scale = Number(arg('scale', '1'));
 const runs = Number(arg('runs', '5'));
 const batch = Number(arg('batch', '0'));
+const logitsOut = arg('logits-out', '');
 
 const dir = findDataDir();
 if (!dir) throw new Error('upstream data not found: set FREQREG_DATA');
@@ -50,6 +54,7 @@ if (batch > 0) {
   for (let i = 0; i < batch; i++) await engine.run(input, photo.width, photo.height);
   imagesPerSecond = batch / ((performance.now() - s) / 1000);
 }
+if (logitsOut) writeFileSync(logitsOut, new Uint8Array(logits.data.buffer, logits.data.byteOffset, logits.data.byteLength));
 const pred = argmaxClasses({ c: logits.classes, h: logits.height, w: logits.width, data: logits.data });
 let maskPixelsDifferent: number | undefined;
 if (scale === 1) {
@@ -64,13 +69,3 @@ console.log(JSON.stringify({
   imagesPerSecond, peakRssMiB: process.resourceUsage().maxRSS / 1024, maskPixelsDifferent,
 }));
 
-function upscale(image: ImageInput, k: number): ImageInput {
-  if (k === 1) return image;
-  const c = image.channels ?? 3;
-  const width = image.width * k, height = image.height * k;
-  const data = new Uint8Array(width * height * c);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++)
-      for (let ch = 0; ch < c; ch++) data[(y * width + x) * c + ch] = image.data[((Math.floor(y / k) * image.width) + Math.floor(x / k)) * c + ch];
-  return { data, width, height, channels: c };
-}

@@ -1,71 +1,166 @@
 /**
- * `npm run bench`: the kernel benchmark (bench/kernels.ts) and the end-to-end engines
- * (bench/engine-case.ts, one process per configuration), side by side in one run. Prints tables
- * and writes bench/results/bench-<date>.json with the machine, Node and V8 versions.
+ * `npm run bench`: one run of everything, on the machine it runs on —
+ *   1. the SIMD ceiling and every kernel at the upstream shapes, 1 and 2 threads (bench/kernels.ts);
+ *   2. the spectral engine's fused kernels in place, 1 thread, against their scalar twins (bench/spectral.ts);
+ *   3. end to end per engine (dense, spectral, auto), 959×640 and 1918×1280, 1 and 2 threads, one
+ *      process per configuration (bench/engine-case.ts): load, cold, median warm, images/s, peak RSS;
+ *   4. with --peers: the dense ONNX export of the same model (src/onnx-export.ts) in onnxruntime-node
+ *      and onnxruntime-web (WASM), 1 and 2 threads, on the same image, each run right after
+ *      freqreg's runs with as many threads (bench/peer-case.ts); masks compared pixel for pixel
+ *      with the dense engine's; time ratios.
+ * Prints tables and writes bench/results/bench-<date>.json (machine, Node and V8 versions, load
+ * averages before and after), and the tables as Markdown in dist-bench/bench-<date>.md (for
+ * docs/benchmarks.md; `node dist-bench/bench/report.js FILE.json` renders any saved run again).
  *
- *   npm run bench                 # everything (dense runs take minutes)
- *   npm run bench -- --quick      # under a minute: kernels cropped, spectral and auto only
+ *   npm run bench                    # everything but the peers (about 10 minutes on 2 cores)
+ *   npm run bench -- --quick         # under a minute: kernels cropped, spectral and auto at 959×640
+ *   npm run bench -- --peers         # everything and the peers (add about 6 minutes)
+ *   npm run bench -- --quick --peers # the quick run and the peers at 959×640 with fewer runs
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PACKAGE_ROOT } from '../src/node/data.js';
+import { PACKAGE_ROOT, findDataDir } from '../src/node/data.js';
+import { loadModelFile } from '../src/node/load.js';
+import { exportOnnx } from '../src/onnx-export.js';
+import { renderMarkdown, type BenchResult, type CaseResult, type KernelsResult, type SpectralKernel } from './report.js';
 
 const quick = process.argv.includes('--quick');
+const peers = process.argv.includes('--peers');
 const here = fileURLToPath(new URL('.', import.meta.url));
-
-interface CaseResult {
-  engine: string; form: string; threads: number; width: number; height: number;
-  loadSeconds: number; coldSeconds: number; medianSeconds: number; warmSeconds: number[];
-  imagesPerSecond?: number; peakRssMiB: number; maskPixelsDifferent?: number;
-}
-
-function runCase(args: Record<string, string | number>): CaseResult {
-  const argv = Object.entries(args).map(([k, v]) => `--${k}=${v}`);
-  const out = execFileSync(process.execPath, [join(here, 'engine-case.js'), ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  return JSON.parse(out.trim().split('\n').pop()!) as CaseResult;
-}
-
-const configs: Record<string, string | number>[] = quick
-  ? [
-      { engine: 'spectral', threads: 1, runs: 3 },
-      { engine: 'spectral', threads: 2, runs: 3 },
-      { engine: 'auto', threads: 2, runs: 3 },
-    ]
-  : [
-      { engine: 'spectral', threads: 1, runs: 7, batch: 16 },
-      { engine: 'spectral', threads: 2, runs: 7, batch: 16 },
-      { engine: 'auto', threads: 2, runs: 7, batch: 16 },
-      { engine: 'spectral', threads: 2, runs: 5, scale: 2 },
-      { engine: 'dense', threads: 1, runs: 2 },
-      { engine: 'dense', threads: 2, runs: 5 },
-    ];
-
-console.log(`kernels${quick ? ' (--quick)' : ''}:`);
-execFileSync(process.execPath, [join(here, 'kernels.js'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
-
-console.log('\nend to end, upstream model, in0000.png:');
-const results: CaseResult[] = [];
-for (const c of configs) {
-  const r = runCase(c);
-  results.push(r);
-  console.log(`  ${`${r.engine}${r.form !== r.engine ? ` (${r.form})` : ''}`.padEnd(16)} ${r.threads} thread(s) ${`${r.width}×${r.height}`.padEnd(10)} load ${r.loadSeconds.toFixed(2)} s  cold ${r.coldSeconds.toFixed(3)} s  median ${r.medianSeconds.toFixed(3)} s` +
-    `${r.imagesPerSecond ? `  ${r.imagesPerSecond.toFixed(2)} images/s` : ''}  peak RSS ${r.peakRssMiB.toFixed(0)} MiB` +
-    `${r.maskPixelsDifferent !== undefined ? `  mask ≠ upstream: ${r.maskPixelsDifferent} px` : ''}`);
-}
-const find = (engine: string, threads: number) => results.find((r) => r.engine === engine && r.threads === threads && r.width === 959);
-const ratios: Record<string, number> = {};
-for (const t of [1, 2]) {
-  const d = find('dense', t), s = find('spectral', t);
-  if (d && s) ratios[`dense/spectral, ${t} thread(s)`] = d.medianSeconds / s.medianSeconds;
-}
-for (const [k, v] of Object.entries(ratios)) console.log(`  ${k}: ${v.toFixed(1)}×`);
-
-const machine = { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, v8: process.versions.v8, platform: `${process.platform} ${process.arch}` };
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-mkdirSync(join(PACKAGE_ROOT, 'bench', 'results'), { recursive: true });
-const file = join(PACKAGE_ROOT, 'bench', 'results', `bench-${stamp}.json`);
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), quick, machine, endToEnd: results, ratios }, null, 2));
-console.log(`\nmachine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (V8 ${machine.v8})\nwritten ${file}`);
+const resultsDir = join(PACKAGE_ROOT, 'bench', 'results');
+const scratchDir = join(PACKAGE_ROOT, 'dist-bench', 'scratch');
+mkdirSync(resultsDir, { recursive: true });
+mkdirSync(scratchDir, { recursive: true });
+
+const dataDir = findDataDir();
+if (!dataDir) throw new Error('upstream data not found: set FREQREG_DATA');
+
+function node(script: string, args: string[], capture: boolean): string {
+  return execFileSync(process.execPath, [join(here, script), ...args], { encoding: 'utf8', stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'], maxBuffer: 1 << 26 });
+}
+const lastJson = <T>(out: string): T => JSON.parse(out.trim().split('\n').pop()!) as T;
+const load = () => loadavg().map((x) => +x.toFixed(2));
+
+const machine = {
+  cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
+  node: process.version, v8: process.versions.v8, platform: `${process.platform} ${process.arch}`, loadBefore: load(), loadAfter: [] as number[],
+};
+console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (V8 ${machine.v8}); load averages ${machine.loadBefore.join(', ')}`);
+
+// 1. kernels and the ceiling
+console.log(`\nkernels${quick ? ' (--quick: cropped rows, same per-row work)' : ''}:`);
+const kernelsJson = join(scratchDir, `kernels-${stamp}.json`);
+node('kernels.js', [...(quick ? ['--quick'] : []), `--json=${kernelsJson}`], false);
+const kernels = JSON.parse(readFileSync(kernelsJson, 'utf8')) as KernelsResult;
+rmSync(kernelsJson);
+
+// 2. the spectral engine's fused kernels, in place
+console.log('\nspectral engine kernels in place (1 thread, upstream model, 959×640):');
+const spectralOut = node('spectral.js', ['--profile', `--runs=${quick ? 1 : 3}`, ...(quick ? [] : ['--twins'])], true);
+const spectral = lastJson<{ spectralKernels: SpectralKernel[]; twinLogitsRelative?: number }>(spectralOut);
+for (const r of spectral.spectralKernels) r.ceilingShare = r.gflops / kernels.ceiling.best.gflops;
+for (const r of spectral.spectralKernels) {
+  console.log(`  ${r.name.padEnd(28)} ${r.msPerImage.toFixed(1).padStart(7)} ms/image ${r.gflops.toFixed(2).padStart(6)} GFLOP/s ${r.gbs.toFixed(2).padStart(6)} GB/s ${(100 * r.ceilingShare).toFixed(1).padStart(5)}% of the ceiling` +
+    `${r.speedup ? `  twin ${r.twinGflops!.toFixed(2)} GFLOP/s, SIMD ×${r.speedup.toFixed(1)}` : ''}`);
+}
+
+// 3 and 4. end to end, and the peers beside freqreg's runs with the same thread count
+let onnx: BenchResult['onnx'];
+const onnxFile = join(scratchDir, 'unet_fr.onnx');
+if (peers) {
+  const { model } = await loadModelFile(join(dataDir, 'unet_fr.tar.xz'));
+  const t0 = performance.now();
+  const bytes = exportOnnx(model, { version: 'bench' });
+  onnx = { bytes: bytes.length, seconds: (performance.now() - t0) / 1000, opset: 13 };
+  writeFileSync(onnxFile, bytes);
+  console.log(`\nONNX export of the upstream model: ${(bytes.length / 2 ** 20).toFixed(1)} MiB in ${onnx.seconds.toFixed(2)} s`);
+}
+const logitsFile = (threads: number) => join(scratchDir, `dense-${threads}t.f32`);
+
+type Config = Record<string, string | number>;
+const engineConfigs = (threads: number, scale: number): Config[] => {
+  if (quick) return scale === 1 ? [{ engine: 'spectral', threads, runs: 3 }, ...(threads === 2 ? [{ engine: 'auto', threads, runs: 3 }] : [])] : [];
+  const light = scale === 1 ? { runs: 7, batch: 16 } : { runs: 5, batch: 4 };
+  return [
+    { engine: 'spectral', threads, scale, ...light },
+    { engine: 'auto', threads, scale, ...light },
+    // dense: a 959×640 image is 898.6 GFLOP (about 10–20 s); 1918×1280 four times that
+    { engine: 'dense', threads, scale, runs: scale === 1 ? 5 : 3, ...(scale === 1 && peers ? { 'logits-out': logitsFile(threads) } : {}) },
+  ];
+};
+const peerConfigs = (threads: number): Config[] => !peers ? [] : [
+  ...(quick ? [{ engine: 'dense', threads, runs: 1, 'logits-out': logitsFile(threads) }] : []),
+  { peer: 'ort-node', threads, runs: quick ? 1 : 5 },
+  { peer: 'ort-web', threads, runs: quick ? 1 : 3 },
+];
+const configs: Config[] = [];
+for (const scale of [1, 2]) for (const threads of [1, 2]) {
+  configs.push(...engineConfigs(threads, scale));
+  if (scale === 1) configs.push(...peerConfigs(threads));
+}
+
+console.log('\nend to end, upstream model, in0000.png (×2 nearest neighbour for 1918×1280), one process each:');
+const endToEnd: CaseResult[] = [];
+const peerResults: CaseResult[] = [];
+const refused: BenchResult['refused'] = [];
+for (const c of configs) {
+  let r: CaseResult;
+  try {
+    if ('peer' in c) {
+      const { peer, ...rest } = c;
+      const args = Object.entries({ runtime: peer, ...rest, onnx: onnxFile, logits: logitsFile(Number(c.threads)) }).map(([k, v]) => `--${k}=${v}`);
+      r = lastJson<CaseResult>(node('peer-case.js', args, true));
+      peerResults.push(r);
+    } else {
+      r = lastJson<CaseResult>(node('engine-case.js', Object.entries(c).map(([k, v]) => `--${k}=${v}`), true));
+      endToEnd.push(r);
+    }
+  } catch (e) {
+    // A refusal (e.g. the dense engine's working memory for 1918×1280 is over its budget) is a result too.
+    const stderr = String((e as { stderr?: string }).stderr ?? '');
+    const reason = /FreqregError: (.*)/.exec(stderr)?.[1] ?? (e as Error).message.split('\n')[0]!;
+    const code = /code: '([A-Z_]+)'/.exec(stderr)?.[1];
+    refused.push({ config: c, code, reason });
+    console.log(`  ${String(c.engine ?? c.peer).padEnd(24)} ${c.threads} thread(s) ×${c.scale ?? 1}: ${code ? `refused [${code}]` : 'failed'}: ${reason}`);
+    if (!code) process.stderr.write(stderr);
+    continue;
+  }
+  r.load = load()[0];
+  console.log(`  ${`${r.engine}${r.form !== r.engine ? ` (${r.form})` : ''}`.padEnd(24)} ${r.threads} thread(s) ${`${r.width}×${r.height}`.padEnd(10)} load ${r.loadSeconds.toFixed(2)} s  cold ${r.coldSeconds.toFixed(3)} s  median ${r.medianSeconds.toFixed(3)} s (of ${r.warmSeconds.length})` +
+    `${r.imagesPerSecond ? `  ${r.imagesPerSecond.toFixed(2)} images/s` : ''}  peak RSS ${r.peakRssMiB.toFixed(0)} MiB` +
+    `${r.maskPixelsDifferent !== undefined ? `  mask ≠ upstream: ${r.maskPixelsDifferent} px` : ''}` +
+    `${r.maskPixelsDifferentFromFreqreg !== undefined ? `  mask ≠ freqreg dense: ${r.maskPixelsDifferentFromFreqreg} px (${r.atNearTies} at margins < 1e-3)` : ''}`);
+}
+if (peers) for (const t of [1, 2]) rmSync(logitsFile(t), { force: true });
+rmSync(onnxFile, { force: true });
+
+// Ratios: peer seconds per image / freqreg's, same thread count, same run.
+const at = (list: CaseResult[], engine: string, threads: number) => list.find((r) => r.engine === engine && r.threads === threads && r.width === 959);
+const ratios: BenchResult['ratios'] = [];
+for (const t of [1, 2]) {
+  for (const ours of ['spectral', 'auto', 'dense']) {
+    const o = at(endToEnd, ours, t);
+    if (!o) continue;
+    for (const p of peerResults.filter((r) => r.threads === t)) ratios.push({ threads: t, freqreg: ours, peer: p.form, ratio: p.medianSeconds / o.medianSeconds });
+    const d = at(endToEnd, 'dense', t);
+    if (ours === 'spectral' && d) ratios.push({ threads: t, freqreg: ours, peer: 'freqreg dense', ratio: d.medianSeconds / o.medianSeconds });
+  }
+}
+if (ratios.length) console.log('\nseconds per image, peer / freqreg (same threads, same run; > 1: freqreg faster):');
+for (const r of ratios) console.log(`  ${r.threads} thread(s): ${r.peer.padEnd(22)} / freqreg ${r.freqreg.padEnd(8)} = ${r.ratio.toFixed(2)}×`);
+
+machine.loadAfter = load();
+const result: BenchResult = {
+  date: new Date().toISOString(), quick, peers, machine, ceiling: kernels.ceiling, kernels: kernels.rows, convTotals: kernels.totals,
+  spectralKernels: spectral.spectralKernels, spectralTwinLogitsRelative: spectral.twinLogitsRelative, endToEnd, peerResults, refused, ratios, onnx,
+};
+const file = join(resultsDir, `bench-${stamp}.json`);
+writeFileSync(file, JSON.stringify(result, null, 2));
+const markdown = join(PACKAGE_ROOT, 'dist-bench', `bench-${stamp}.md`);
+writeFileSync(markdown, renderMarkdown(result));
+console.log(`\nload averages after: ${machine.loadAfter.join(', ')}\nwritten ${file}\nMarkdown tables (docs/benchmarks.md): ${markdown}`);
+if (kernels.rows.some((r) => !r.valid)) process.exitCode = 1;

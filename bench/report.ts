@@ -1,0 +1,106 @@
+/**
+ * The shape of a `npm run bench` result (bench/results/bench-<date>.json) and its Markdown tables
+ * (docs/benchmarks.md is written from them).
+ *
+ *   node dist-bench/bench/report.js bench/results/bench-<date>.json > tables.md
+ */
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import type { Ceiling } from './ceiling.js';
+
+export interface KernelRow {
+  variant: string; name: string; shape: string; threads: number; gflop: number; cold_s: number; median_s: number; runs: number;
+  gflops: number; executed_gflops: number; gbs: number; ceiling_share: number | null; twin_gflops: number | null; speedup: number | null; valid: boolean;
+}
+export interface ConvTotal { threads: number; variant: string; gflop: number; gflops: number; seconds: number; ceiling_share: number }
+export interface KernelsResult { ceiling: Ceiling; rows: KernelRow[]; totals: ConvTotal[] }
+export interface SpectralKernel {
+  name: string; calls: number; msPerImage: number; gflopPerImage: number; gflops: number; gbs: number;
+  twinGflops?: number; speedup?: number; ceilingShare: number;
+}
+export interface CaseResult {
+  engine: string; form: string; threads: number; width: number; height: number;
+  loadSeconds: number; coldSeconds: number; medianSeconds: number; warmSeconds: number[];
+  imagesPerSecond?: number; peakRssMiB: number; maskPixelsDifferent?: number;
+  maskPixelsDifferentFromFreqreg?: number; atNearTies?: number; largestMarginDifferent?: number;
+  /** 1-minute load average when the case ended. */
+  load?: number;
+}
+export interface BenchResult {
+  date: string; quick: boolean; peers: boolean;
+  machine: { cpu?: string; cores: number; memoryGiB: number; node: string; v8: string; platform: string; loadBefore: number[]; loadAfter: number[] };
+  ceiling: Ceiling; kernels: KernelRow[]; convTotals: ConvTotal[];
+  spectralKernels: SpectralKernel[]; spectralTwinLogitsRelative?: number;
+  endToEnd: CaseResult[]; peerResults: CaseResult[];
+  /** Configurations an engine refused (code) or that failed. */
+  refused?: { config: Record<string, string | number>; code?: string; reason: string }[];
+  ratios: { threads: number; freqreg: string; peer: string; ratio: number }[];
+  onnx?: { bytes: number; seconds: number; opset: number };
+}
+
+const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
+const pct = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '—' : `${(100 * x).toFixed(0)}%`);
+const table = (head: string[], rows: (string | number)[][]) =>
+  [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+export function renderMarkdown(r: BenchResult): string {
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(`Measured ${r.date.slice(0, 10)} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node} (V8 ${m.v8}), ${m.platform}; ` +
+    `load averages ${m.loadBefore.join(' / ')} before, ${m.loadAfter.join(' / ')} after${r.quick ? '; --quick run' : ''}.`);
+  const c = r.ceiling;
+  out.push('', '**SIMD ceiling** (independent `f32x4` multiply-add chains, 8 flop per step):', '',
+    table(['chains', ...c.chains.map((x) => String(x.chains))], [['GFLOP/s, 1 thread', ...c.chains.map((x) => f(x.gflops, 1))]]), '',
+    `Ceiling: **${f(c.best.gflops, 1)} GFLOP/s** on 1 thread (${c.best.chains} chains), **${f(c.twoThreads, 1)}** on 2 threads.`);
+
+  const key = (k: KernelRow) => `${k.name}|${k.variant}`;
+  const two = new Map(r.kernels.filter((k) => k.threads === 2).map((k) => [key(k), k]));
+  const rows = r.kernels.filter((k) => k.threads === 1).map((k) => {
+    const t = two.get(key(k));
+    return [
+      `${k.name}${k.variant === 'simd' ? '' : ` (${k.variant})`}`, `\`${k.shape.replace(/^\S+ /, '')}\``,
+      f(k.median_s * 1e3, 2), f(k.gflops), f(k.gbs), pct(k.ceiling_share), k.speedup ? `×${f(k.speedup, 1)}` : '—',
+      t ? f(t.gflops) : '—', t ? pct(t.ceiling_share) : '—', k.valid && (!t || t.valid) ? '' : 'INVALID',
+    ];
+  });
+  out.push('', '**Kernels** at the upstream shapes (959×640 input). GFLOP/s are nominal (a 3×3 output = 9 multiply-adds; Winograd `f23` rows count the direct convolution\'s work, and their ceiling share counts the 16/36 of it they execute); ceiling share = executed GFLOP/s ÷ the ceiling with as many threads; SIMD × = against the scalar twin; concatenation is pure traffic (GB/s only).', '',
+    table(['kernel', 'shape', 'ms (1 thread)', 'GFLOP/s', 'GB/s', 'of ceiling', 'SIMD ×', 'GFLOP/s, 2 threads', 'of 2-thread ceiling', ''], rows));
+  if (r.convTotals.length) {
+    out.push('', table(['all convolutions of one 959×640 image', 'threads', 'GFLOP (direct)', 's', 'GFLOP/s', 'of ceiling'],
+      r.convTotals.map((t) => [`3×3 ${t.variant === 'f23' ? 'Winograd F(2×2,3×3)' : 'direct'}`, t.threads, f(t.gflop, 1), f(t.seconds, 2), f(t.gflops, 1), pct(t.ceiling_share)])));
+  }
+  if (r.spectralKernels.length) {
+    out.push('', '**Spectral engine kernels**, timed in place (every call of a 959×640 forward pass, 1 thread):', '',
+      table(['kernel', 'calls', 'ms/image', 'GFLOP/image', 'GFLOP/s', 'GB/s', 'of ceiling', 'SIMD ×'],
+        r.spectralKernels.map((k) => [k.name, k.calls, f(k.msPerImage, 1), f(k.gflopPerImage, 3), f(k.gflops), f(k.gbs), pct(k.ceilingShare), k.speedup ? `×${f(k.speedup, 1)}` : '—'])));
+  }
+  const e2e = (list: CaseResult[], peer: boolean) => table(
+    ['engine', 'threads', 'image', 'load s', 'cold s', 'median s', 'runs', 'images/s', 'peak RSS MiB', peer ? 'mask ≠ freqreg dense' : 'mask ≠ upstream', 'load avg'],
+    list.map((x) => [
+      x.form === x.engine ? x.engine : `${x.engine} (${x.form})`, x.threads, `${x.width}×${x.height}`, f(x.loadSeconds), f(x.coldSeconds, 3), `**${f(x.medianSeconds, 3)}**`, x.warmSeconds.length,
+      f(x.imagesPerSecond ?? 1 / x.medianSeconds), f(x.peakRssMiB, 0),
+      peer ? (x.maskPixelsDifferentFromFreqreg === undefined ? '—' : `${x.maskPixelsDifferentFromFreqreg} px${x.maskPixelsDifferentFromFreqreg ? ` (${x.atNearTies} at margin < 1e-3)` : ''}`) : (x.maskPixelsDifferent === undefined ? '—' : `${x.maskPixelsDifferent} px`),
+      f(x.load, 2),
+    ]));
+  out.push('', '**End to end**, upstream model, `in0000.png` (1918×1280: scaled ×2, nearest neighbour); one process per row; images/s from a batch where measured, else 1 / median:', '', e2e(r.endToEnd, false));
+  for (const x of r.refused ?? []) {
+    out.push('', `Not run: \`${x.config.engine ?? x.config.peer}\`, ${x.config.threads} thread(s), image ×${x.config.scale ?? 1}: ${x.code ? `refused (${x.code}) — ` : ''}${x.reason}.`);
+  }
+  if (r.peerResults.length) {
+    out.push('', `**Peers**: the same model exported by \`freqreg export --onnx\` (dense, opset 13${r.onnx ? `, ${(r.onnx.bytes / 2 ** 20).toFixed(1)} MiB, written in ${f(r.onnx.seconds)} s` : ''}), same image, each run right after freqreg's runs with as many threads:`, '', e2e(r.peerResults, true));
+    out.push('', table(['threads', 'peer', '÷ freqreg spectral', '÷ freqreg auto', '÷ freqreg dense'],
+      [...new Set(r.ratios.map((x) => `${x.threads}|${x.peer}`))].map((k) => {
+        const [t, peer] = k.split('|');
+        const get = (ours: string) => r.ratios.find((x) => `${x.threads}|${x.peer}` === k && x.freqreg === ours)?.ratio;
+        const x = (v: number | undefined, d: number) => (v === undefined ? '—' : `${f(v, d)}×`);
+        return [t!, peer!, x(get('spectral'), 1), x(get('auto'), 1), x(get('dense'), 2)];
+      })), '', 'A ratio is the peer\'s median seconds per image divided by freqreg\'s: above 1, freqreg is faster.');
+  }
+  return out.join('\n') + '\n';
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const file = process.argv[2];
+  if (!file) throw new Error('usage: node dist-bench/bench/report.js bench/results/bench-<date>.json');
+  process.stdout.write(renderMarkdown(JSON.parse(readFileSync(file, 'utf8')) as BenchResult));
+}
