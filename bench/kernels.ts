@@ -18,6 +18,7 @@
  * `ceiling` is each kernel's executed GFLOP/s as a share of the ceiling with as many threads.
  * Writes JSON to bench/results/kernels-<date>.json (or --json) and prints a table.
  */
+import Benchmark from 'benchmark';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cpus } from 'node:os';
@@ -133,18 +134,16 @@ function setup(c: KernelCase, variant: string): Setup {
 }
 
 function time(fn: () => void, budget: number): { cold: number; median: number; runs: number } {
-  let t0 = performance.now();
+  const t0 = performance.now();
   fn();
   const cold = (performance.now() - t0) / 1e3;
-  const times: number[] = [];
-  const start = performance.now();
-  do {
-    t0 = performance.now();
-    fn();
-    times.push((performance.now() - t0) / 1e3);
-  } while ((performance.now() - start) / 1e3 < budget && times.length < 1000);
-  times.sort((a, b) => a - b);
-  return { cold, median: times[times.length >> 1]!, runs: times.length };
+  // benchmark.js: cycles of calls until `budget` seconds have passed (at least 5 samples); each
+  // sample is one cycle's mean seconds per call (--quick: 3 short cycles).
+  const bench = new Benchmark({ fn, maxTime: budget, minSamples: quick ? 3 : 5, minTime: quick ? 0.01 : 0.05, initCount: 1 });
+  bench.run({ async: false });
+  if (bench.error) throw bench.error;
+  const sample = [...bench.stats.sample].sort((a, b) => a - b);
+  return { cold, median: sample[sample.length >> 1]!, runs: bench.count * sample.length };
 }
 
 /** The call of `s` split over `threads` the engines' way; 1 thread = the plain call. */
