@@ -49,6 +49,9 @@ for (let r = 0; r < runs; r++) {
   warm.push((performance.now() - s) / 1000);
 }
 let imagesPerSecond: number | undefined;
+// Peak RSS of a process that has segmented this image (cold + warm runs), before the batch: each
+// run returns a fresh logits array, and V8 collects them lazily over a long batch.
+const peakRssOneImageMiB = process.resourceUsage().maxRSS / 1024;
 if (batch > 0) {
   const s = performance.now();
   for (let i = 0; i < batch; i++) await engine.run(input, photo.width, photo.height);
@@ -66,6 +69,6 @@ const sorted = [...warm].sort((a, b) => a - b);
 console.log(JSON.stringify({
   engine: engine.name, form: engine.form, threads: engine.threads, width: photo.width, height: photo.height,
   loadSeconds, coldSeconds, medianSeconds: sorted[sorted.length >> 1] ?? coldSeconds, warmSeconds: warm,
-  imagesPerSecond, peakRssMiB: process.resourceUsage().maxRSS / 1024, maskPixelsDifferent,
+  imagesPerSecond, peakRssMiB: peakRssOneImageMiB, peakRssAfterBatchMiB: process.resourceUsage().maxRSS / 1024, maskPixelsDifferent,
 }));
 

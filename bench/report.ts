@@ -21,7 +21,7 @@ export interface SpectralKernel {
 export interface CaseResult {
   engine: string; form: string; threads: number; width: number; height: number;
   loadSeconds: number; coldSeconds: number; medianSeconds: number; warmSeconds: number[];
-  imagesPerSecond?: number; peakRssMiB: number; maskPixelsDifferent?: number;
+  imagesPerSecond?: number; peakRssMiB: number; peakRssAfterBatchMiB?: number; maskPixelsDifferent?: number;
   maskPixelsDifferentFromFreqreg?: number; atNearTies?: number; largestMarginDifferent?: number;
   /** 1-minute load average when the case ended. */
   load?: number;
@@ -75,14 +75,14 @@ export function renderMarkdown(r: BenchResult): string {
         r.spectralKernels.map((k) => [k.name, k.calls, f(k.msPerImage, 1), f(k.gflopPerImage, 3), f(k.gflops), f(k.gbs), pct(k.ceilingShare), k.speedup ? `×${f(k.speedup, 1)}` : '—'])));
   }
   const e2e = (list: CaseResult[], peer: boolean) => table(
-    ['engine', 'threads', 'image', 'load s', 'cold s', 'median s', 'runs', 'images/s', 'peak RSS MiB', peer ? 'mask ≠ freqreg dense' : 'mask ≠ upstream', 'load avg'],
+    ['engine', 'threads', 'image', 'load s', 'cold s', 'median s', 'runs', 'images/s', 'peak RSS MiB', 'after batch', peer ? 'mask ≠ freqreg dense' : 'mask ≠ upstream', 'load avg'],
     list.map((x) => [
       x.form === x.engine ? x.engine : `${x.engine} (${x.form})`, x.threads, `${x.width}×${x.height}`, f(x.loadSeconds), f(x.coldSeconds, 3), `**${f(x.medianSeconds, 3)}**`, x.warmSeconds.length,
-      f(x.imagesPerSecond ?? 1 / x.medianSeconds), f(x.peakRssMiB, 0),
+      f(x.imagesPerSecond ?? 1 / x.medianSeconds), f(x.peakRssMiB, 0), x.peakRssAfterBatchMiB === undefined ? '—' : f(x.peakRssAfterBatchMiB, 0),
       peer ? (x.maskPixelsDifferentFromFreqreg === undefined ? '—' : `${x.maskPixelsDifferentFromFreqreg} px${x.maskPixelsDifferentFromFreqreg ? ` (${x.atNearTies} at margin < 1e-3)` : ''}`) : (x.maskPixelsDifferent === undefined ? '—' : `${x.maskPixelsDifferent} px`),
       f(x.load, 2),
     ]));
-  out.push('', '**End to end**, upstream model, `in0000.png` (1918×1280: scaled ×2, nearest neighbour); one process per row; images/s from a batch where measured, else 1 / median:', '', e2e(r.endToEnd, false));
+  out.push('', '**End to end**, upstream model, `in0000.png` (1918×1280: scaled ×2, nearest neighbour); one process per row; images/s from a batch where measured, else 1 / median; peak RSS of the process after the cold and warm runs, and after the batch (each run returns a fresh logits array, which V8 collects lazily):', '', e2e(r.endToEnd, false));
   for (const x of r.refused ?? []) {
     out.push('', `Not run: \`${x.config.engine ?? x.config.peer}\`, ${x.config.threads} thread(s), image ×${x.config.scale ?? 1}: ${x.code ? `refused (${x.code}) — ` : ''}${x.reason}.`);
   }
