@@ -18,6 +18,7 @@ export type { Limits } from './formats/limits.js';
 export type { XzWasm } from './formats/xz.js';
 export { readPacked, writePacked } from './formats/packed.js';
 export { writeTorchZip } from './formats/torch-write.js';
+export { exportOnnx } from './onnx-export.js';
 export { buildModel, countParameters, unetKeys, UNET_DEPTH } from './model.js';
 export type { CoeffTensor, Dtype, FrLayer, FrModel, UNetArch } from './model.js';
 
