@@ -3,8 +3,9 @@
  * starts node_modules/.bin/workerd on a free 127.0.0.1 port, posts every fixture image and
  * checks each mask pixel for pixel against Node's (same model, same engine, one thread: workerd
  * has none), then posts bad bodies and checks the 4xx statuses and JSON errors (never a stack),
- * and stops workerd. Then the default build (the upstream model from FREQREG_DATA): in0000.png is
- * refused whole (413, past the edge memory budget) and segmented as a 480×320 crop.
+ * and stops workerd. Then the default build (the upstream model from FREQREG_DATA, packed): in0000.png
+ * is segmented as Node segments it, and the same photo at 1918×1280 is refused (413, past the edge
+ * memory budget).
  * Engine: FREQREG_TEST_ENGINE (default auto).
  */
 import t from 'tap';
@@ -115,22 +116,23 @@ t.test(`edge worker, default build: the upstream model (engine ${engine})`, { sk
   const info = await (await waitForHttp(`${base}/`, server)).json() as { model: string };
   t.equal(info.model, 'unet_fr.tar.xz', 'the default model is the upstream one');
   const full = readFileSync(join(data, 'testimgs/input/in0000.png'));
-  // The full 959×640 photo needs more working memory than EDGE_LIMITS allows (sized for a 128 MiB isolate).
-  const big = await fetch(`${base}/segment`, { method: 'POST', body: full });
-  const bigBody = await big.json() as { error: { code: string } };
-  t.same([big.status, bigBody.error.code], [413, 'OUT_OF_MEMORY'], 'in0000.png at 959×640: 413 OUT_OF_MEMORY within the edge budget');
-  // Its centre, 480×320 (the car), fits.
-  const photo = decodePng(full);
-  const [cw, ch, x0, y0] = [480, 320, 240, 160];
-  const crop = new Uint8Array(cw * ch * photo.channels);
-  for (let y = 0; y < ch; y++) crop.set(photo.data.subarray(((y0 + y) * photo.width + x0) * photo.channels, ((y0 + y) * photo.width + x0 + cw) * photo.channels) as Uint8Array, y * cw * photo.channels);
-  const cropPath = join(out, 'in0000-crop.png');
-  writeFileSync(cropPath, encodePng({ data: crop, width: cw, height: ch, channels: photo.channels }));
-  const res = await fetch(`${base}/segment`, { method: 'POST', body: readFileSync(cropPath) });
-  t.equal(res.status, 200, 'in0000.png cropped to 480×320: 200');
+  // The full 959×640 photo fits the edge budget (EDGE_LIMITS, sized for a 128 MiB isolate).
+  const photoPath = join(data, 'testimgs/input/in0000.png');
+  const res = await fetch(`${base}/segment`, { method: 'POST', body: full });
+  t.equal(res.status, 200, 'in0000.png at 959×640: 200');
   const got = decodePng(new Uint8Array(await res.arrayBuffer()));
-  const want = await nodeClasses(join(data, 'unet_fr.tar.xz'), cropPath, engine, 1);
+  const want = await nodeClasses(join(data, 'unet_fr.tar.xz'), photoPath, engine, 1);
   const d = maskDiff(got.data, maskToGrey(want.classes, want.classCount), want.width);
-  t.equal(d.count, 0, `480×320 mask equals Node's pixel for pixel ${d.first}`);
+  t.equal(d.count, 0, `959×640 mask equals Node's pixel for pixel ${d.first}`);
+  // The same photo at 1918×1280 (the dataset's native size) needs about 4× the working memory: refused.
+  const photo = decodePng(full);
+  const [w2, h2, c] = [photo.width * 2, photo.height * 2, photo.channels];
+  const big = new Uint8Array(w2 * h2 * c);
+  for (let y = 0; y < h2; y++)
+    for (let x = 0; x < w2; x++)
+      for (let k = 0; k < c; k++) big[(y * w2 + x) * c + k] = photo.data[((y >> 1) * photo.width + (x >> 1)) * c + k];
+  const bigRes = await fetch(`${base}/segment`, { method: 'POST', body: Buffer.from(encodePng({ data: big, width: w2, height: h2, channels: c })) });
+  const bigBody = await bigRes.json() as { error: { code: string } };
+  t.same([bigRes.status, bigBody.error.code], [413, 'OUT_OF_MEMORY'], '1918×1280: 413 OUT_OF_MEMORY, past the edge budget');
   t.ok(want.classes.includes(1), 'the car is found');
 });
