@@ -4,9 +4,7 @@
  */
 import type { KernelCall } from '../wasm/parallel.js';
 
-/** Bytes of one worker's control block: [state, errorLength, ...error bytes] as Int32 / bytes. */
-export const CONTROL_BYTES = 4096;
-export const STATE_BUSY = 0, STATE_DONE = 1, STATE_FAILED = 2;
+export { CONTROL_BYTES, STATE_BUSY, STATE_DONE, STATE_FAILED } from '../wasm/shares.js';
 
 /** First message to a worker: the module to instantiate on the shared memory, and its control block. */
 export interface KernelWorkerInit {

@@ -11,11 +11,10 @@
  */
 import { FreqregError } from '../errors.js';
 import type { KernelExports } from '../wasm/exports.js';
-import { runCalls, type KernelCall, type Parallel } from '../wasm/parallel.js';
-import { CONTROL_BYTES, STATE_BUSY, STATE_FAILED, type KernelWorkerInit, type KernelWorkerReply } from './protocol.js';
+import type { Parallel } from '../wasm/parallel.js';
+import { CONTROL_BYTES, runShares, type ShareWorker } from '../wasm/shares.js';
+import type { KernelWorkerInit, KernelWorkerReply } from './protocol.js';
 
-/** How long a share may take before the pool gives up on a worker (ms). */
-const SHARE_TIMEOUT_MS = 10 * 60 * 1000;
 /** How long a worker may take to start and instantiate the module (ms). */
 const START_TIMEOUT_MS = 30 * 1000;
 
@@ -75,33 +74,11 @@ export async function createWebThreadPool(
     throw e;
   }
 
+  const pool: ShareWorker[] = workers.map(({ worker, ctl, control }) => ({ post: (share) => worker.postMessage(share), ctl, control }));
   return {
     threads,
     run(shares) {
-      if (shares.length > threads) throw new Error(`${shares.length} shares for ${threads} threads`);
-      for (let t = 1; t < shares.length; t++) {
-        Atomics.store(workers[t - 1].ctl, 0, STATE_BUSY);
-        workers[t - 1].worker.postMessage(shares[t]);
-      }
-      let failure: unknown;
-      try {
-        if (shares.length > 0) runCalls(exports, shares[0] as KernelCall[]);
-      } catch (e) {
-        failure = e;
-      }
-      for (let t = 1; t < shares.length; t++) {
-        const { ctl, control } = workers[t - 1];
-        const deadline = Date.now() + SHARE_TIMEOUT_MS;
-        while (Atomics.load(ctl, 0) === STATE_BUSY) {
-          if (Date.now() > deadline) throw new FreqregError('wasm', 'WASM_TRAP', `worker ${t} did not finish its share`);
-          Atomics.wait(ctl, 0, STATE_BUSY, 1000);
-        }
-        if (Atomics.load(ctl, 0) === STATE_FAILED && failure === undefined) {
-          const msg = new TextDecoder().decode(new Uint8Array(control, 8, Atomics.load(ctl, 1)).slice());
-          failure = new FreqregError('wasm', 'WASM_TRAP', `worker ${t}: ${msg}`);
-        }
-      }
-      if (failure !== undefined) throw failure;
+      runShares(exports, pool, shares);
     },
     async dispose() {
       for (const w of workers) w.worker.terminate();

@@ -1,20 +1,13 @@
 /**
  * A pool of worker threads, each with its own instance of the kernel module over one shared
- * memory (build/kernels-mt.wasm). The calling thread runs share 0 itself and then blocks on
- * Atomics.wait until the workers have run theirs — the engines stay synchronous.
- *
- * Control block per worker (Int32Array on a SharedArrayBuffer): [state, errorLength, ...error
- * bytes]; state 0 = busy, 1 = done, 2 = failed.
+ * memory (build/kernels-mt.wasm). Running a layer's shares and the control block are in
+ * src/wasm/shares.ts, shared with the browser pool.
  */
 import { Worker } from 'node:worker_threads';
 import { FreqregError } from '../errors.js';
 import type { KernelExports } from '../wasm/exports.js';
-import { runCalls, type KernelCall, type Parallel } from '../wasm/parallel.js';
-
-const CONTROL_BYTES = 4096;
-const STATE_BUSY = 0, STATE_DONE = 1, STATE_FAILED = 2;
-/** How long a share may take before the pool gives up on a worker (ms). */
-const SHARE_TIMEOUT_MS = 10 * 60 * 1000;
+import type { Parallel } from '../wasm/parallel.js';
+import { CONTROL_BYTES, STATE_DONE, STATE_FAILED, runShares, type ShareWorker } from '../wasm/shares.js';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -47,33 +40,11 @@ export function createThreadPool(module: WebAssembly.Module, memory: WebAssembly
     return { worker, ctl: new Int32Array(control), control };
   });
 
+  const pool: ShareWorker[] = workers.map(({ worker, ctl, control }) => ({ post: (share) => worker.postMessage(share), ctl, control }));
   return {
     threads,
     run(shares) {
-      if (shares.length > threads) throw new Error(`${shares.length} shares for ${threads} threads`);
-      for (let t = 1; t < shares.length; t++) {
-        Atomics.store(workers[t - 1].ctl, 0, STATE_BUSY);
-        workers[t - 1].worker.postMessage(shares[t]);
-      }
-      let failure: unknown;
-      try {
-        if (shares.length > 0) runCalls(exports, shares[0] as KernelCall[]);
-      } catch (e) {
-        failure = e;
-      }
-      for (let t = 1; t < shares.length; t++) {
-        const { ctl, control } = workers[t - 1];
-        const deadline = Date.now() + SHARE_TIMEOUT_MS;
-        while (Atomics.load(ctl, 0) === STATE_BUSY) {
-          if (Date.now() > deadline) throw new FreqregError('wasm', 'WASM_TRAP', `worker ${t} did not finish its share`);
-          Atomics.wait(ctl, 0, STATE_BUSY, 1000);
-        }
-        if (Atomics.load(ctl, 0) === STATE_FAILED && failure === undefined) {
-          const msg = new TextDecoder().decode(new Uint8Array(control, 8, Atomics.load(ctl, 1)).slice());
-          failure = new FreqregError('wasm', 'WASM_TRAP', `worker ${t}: ${msg}`);
-        }
-      }
-      if (failure !== undefined) throw failure;
+      runShares(exports, pool, shares);
     },
     async dispose() {
       await Promise.all(workers.map((w) => w.worker.terminate()));
