@@ -37,10 +37,11 @@ const filter = args.find((a) => a.startsWith('--filter='))?.slice(9);
 const jsonOut = args.find((a) => a.startsWith('--json='))?.slice(7);
 const minTime = quick ? 0.1 : 1.0; // seconds of warm calls per case
 /** --quick: rows per case so that one call is about this much work (at least 8 rows, so the top and bottom rows, which skip a third of the taps, weigh little). */
-const quickFlop = 4e8;
+const quickFlop = 2e8;
 const twinChannels = 2; // scalar twins are validated and timed on this many output channels (pixels: 4096)
 
-const threadCounts = (args.find((a) => a.startsWith('--threads='))?.slice(10) ?? '1,2').split(',').map(Number);
+// --quick: one thread only (the end-to-end part of the run covers two).
+const threadCounts = (args.find((a) => a.startsWith('--threads='))?.slice(10) ?? (quick ? '1' : '1,2')).split(',').map(Number);
 
 const ceiling = await measureCeiling(quick);
 const ceilingFor = (threads: number) => (threads === 1 ? ceiling.best.gflops : ceiling.twoThreads);
@@ -138,8 +139,8 @@ function time(fn: () => void, budget: number): { cold: number; median: number; r
   fn();
   const cold = (performance.now() - t0) / 1e3;
   // benchmark.js: cycles of calls until `budget` seconds have passed (at least 5 samples); each
-  // sample is one cycle's mean seconds per call (--quick: 3 short cycles).
-  const bench = new Benchmark({ fn, maxTime: budget, minSamples: quick ? 3 : 5, minTime: quick ? 0.01 : 0.05, initCount: 1 });
+  // sample is one cycle's mean seconds per call (--quick: 2 short cycles).
+  const bench = new Benchmark({ fn, maxTime: budget, minSamples: quick ? 2 : 5, minTime: quick ? 0.005 : 0.05, initCount: 1 });
   bench.run({ async: false });
   if (bench.error) throw bench.error;
   const sample = [...bench.stats.sample].sort((a, b) => a - b);
