@@ -1,9 +1,9 @@
 /**
  * PNG checks and decoding, dice, the report panel and page, and the progress line.
  *
- * Crafted PNGs are built here with their own chunk writer (CRC from node:zlib), bit packer,
- * filters and Adam7 split, so the decoder is not checked against itself; pngjs decodes the same
- * files as an independent oracle.
+ * Crafted PNGs are built by a test-side writer (test/support/png-builder.ts: CRC from node:zlib,
+ * its own bit packer, filters and Adam7 split), so the decoder is not checked against itself;
+ * pngjs decodes the same files as an independent oracle.
  */
 import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
@@ -17,146 +17,12 @@ import { dice, maskFromGrey, maskToGrey, meanDice } from '../src/metrics.js';
 import { PANEL_GAP, panelPng, panelSize, reportHtml, writeReport, escapeHtml } from '../src/node/report.js';
 import { Progress, formatDuration } from '../src/node/progress.js';
 import { rng, upstreamDir } from './helpers.js';
+import { IEND, SIG, be32, cat, chunk, ihdr, makePngCase as makeCase, png, validRgb, zeroRows } from './support/png-builder.js';
 
 const { PNG } = pngjs;
 
 /** reference.json stores float32 dice; `dice` emulates PyTorch's float32 steps, so it is exact. The brief's bound: */
 const TOL_DICE = 1e-6;
-
-// ---------------------------------------------------------------------------------------------
-// A test-side PNG writer
-
-const SIG = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-function be32(n: number): number[] {
-  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
-}
-
-function chunk(type: string, data: ArrayLike<number> = []): Uint8Array {
-  const body = Uint8Array.from([...type].map((c) => c.charCodeAt(0)).concat(Array.from(data)));
-  return Uint8Array.from([...be32(data.length), ...body, ...be32(zcrc32(body))]);
-}
-
-interface Ihdr { width: number; height: number; depth?: number; colorType?: number; compression?: number; filter?: number; interlace?: number }
-
-function ihdr(h: Ihdr): Uint8Array {
-  return chunk('IHDR', [...be32(h.width), ...be32(h.height), h.depth ?? 8, h.colorType ?? 2, h.compression ?? 0, h.filter ?? 0, h.interlace ?? 0]);
-}
-
-function cat(...parts: (Uint8Array | number[])[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
-}
-
-const IEND = chunk('IEND');
-
-/** A PNG from chunks after the signature. */
-function png(...chunks: Uint8Array[]): Uint8Array {
-  return cat(SIG, ...chunks);
-}
-
-/** Raw (filter byte 0) scanlines of zeros for a non-interlaced image. */
-function zeroRows(width: number, height: number, bitsPerPixel: number): Uint8Array {
-  return new Uint8Array(height * (1 + Math.ceil((width * bitsPerPixel) / 8)));
-}
-
-const STORED: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
-
-/** Filters one row (encoder direction) with filter type f, given the unfiltered previous row. */
-function filterRow(f: number, row: Uint8Array, prev: Uint8Array | undefined, bpp: number): number[] {
-  const out = [f];
-  for (let i = 0; i < row.length; i++) {
-    const a = i >= bpp ? row[i - bpp] : 0, b = prev ? prev[i] : 0, c = prev && i >= bpp ? prev[i - bpp] : 0;
-    let pred = 0;
-    if (f === 1) pred = a;
-    if (f === 2) pred = b;
-    if (f === 3) pred = Math.floor((a + b) / 2);
-    if (f === 4) {
-      const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-      pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-    }
-    out.push((row[i] - pred + 256) % 256);
-  }
-  return out;
-}
-
-interface Case {
-  name: string;
-  png: Uint8Array;
-  expected: { data: number[]; channels: number; bitDepth: 8 | 16 };
-}
-
-/**
- * A random PNG of the given kind, all filter types used, IDAT split in two, an ancillary chunk
- * before IDAT, and the decoded samples it should give.
- */
-function makeCase(width: number, height: number, colorType: number, depth: number, interlace: number, trns: boolean, seed: number): Case {
-  const rand = rng(seed);
-  const sp = STORED[colorType];
-  const maxSample = 2 ** depth - 1;
-  const paletteEntries = colorType === 3 ? 1 + Math.floor(rand() * Math.min(2 ** depth, 256)) : 0;
-  const samples = Array.from({ length: width * height * sp }, () => Math.floor(rand() * ((colorType === 3 ? paletteEntries - 1 : maxSample) + 1)));
-  const palette = Array.from({ length: paletteEntries * 3 }, () => Math.floor(rand() * 256));
-  const paletteAlpha = trns && colorType === 3 ? Array.from({ length: Math.max(1, paletteEntries - 1) }, () => Math.floor(rand() * 256)) : [];
-  const key = trns && colorType !== 3 ? samples.slice(0, sp) : undefined; // pixel 0 is transparent
-
-  // Expected output
-  const channels = colorType === 3 ? (trns ? 4 : 3) : sp + (key ? 1 : 0);
-  const outDepth: 8 | 16 = depth === 16 ? 16 : 8;
-  const scale = depth < 8 ? 255 / maxSample : 1;
-  const data: number[] = [];
-  for (let p = 0; p < width * height; p++) {
-    const px = samples.slice(p * sp, p * sp + sp);
-    if (colorType === 3) {
-      data.push(...palette.slice(px[0] * 3, px[0] * 3 + 3));
-      if (trns) data.push(px[0] < paletteAlpha.length ? paletteAlpha[px[0]] : 255);
-    } else {
-      data.push(...px.map((v) => v * scale));
-      if (key) data.push(px.every((v, c) => v === key[c]) ? 0 : 2 ** outDepth - 1);
-    }
-  }
-
-  // Scanlines
-  const bitsPerPixel = sp * depth;
-  const bpp = Math.max(1, bitsPerPixel >> 3);
-  const raw: number[] = [];
-  let filterType = 0;
-  const passes = interlace ? ADAM7 : [[0, 0, 1, 1]];
-  for (const [x0, y0, dx, dy] of passes) {
-    const pw = width > x0 ? Math.ceil((width - x0) / dx) : 0;
-    const ph = height > y0 ? Math.ceil((height - y0) / dy) : 0;
-    if (!pw || !ph) continue;
-    let prev: Uint8Array | undefined;
-    for (let y = 0; y < ph; y++) {
-      const row = new Uint8Array(Math.ceil((pw * bitsPerPixel) / 8));
-      let bit = 0;
-      for (let x = 0; x < pw; x++) {
-        const p = (y0 + y * dy) * width + x0 + x * dx;
-        for (let c = 0; c < sp; c++) {
-          const v = samples[p * sp + c];
-          if (depth === 16) { row[bit >> 3] = v >> 8; row[(bit >> 3) + 1] = v & 255; }
-          else if (depth === 8) row[bit >> 3] = v;
-          else row[bit >> 3] |= v << (8 - depth - (bit & 7));
-          bit += depth;
-        }
-      }
-      raw.push(...filterRow(filterType, row, prev, bpp));
-      filterType = (filterType + 1) % 5;
-      prev = row;
-    }
-  }
-  const z = deflateSync(Uint8Array.from(raw));
-  const half = z.length >> 1;
-  const chunks = [ihdr({ width, height, depth, colorType, interlace }), chunk('tEXt', [...Buffer.from('Comment\0made by image.test.ts')])];
-  if (colorType === 3) chunks.push(chunk('PLTE', palette));
-  if (trns) chunks.push(chunk('tRNS', colorType === 3 ? paletteAlpha : key!.flatMap((v) => [v >> 8, v & 255])));
-  chunks.push(chunk('IDAT', z.subarray(0, half)), chunk('IDAT', z.subarray(half)), IEND);
-  const name = `type ${colorType} depth ${depth}${trns ? ' +tRNS' : ''}${interlace ? ' Adam7' : ''} ${width}×${height}`;
-  return { name, png: png(...chunks), expected: { data, channels, bitDepth: outDepth } };
-}
 
 /** Asserts `fn` throws a FreqregError with `code`. */
 function throwsCode(t: Test, fn: () => unknown, code: ErrorCode, msg: string): void {
@@ -176,11 +42,6 @@ function throwsCode(t: Test, fn: () => unknown, code: ErrorCode, msg: string): v
 function refuses(t: Test, bytes: Uint8Array, code: ErrorCode, msg: string, inspectToo = true): void {
   throwsCode(t, () => decodePng(bytes), code, `decode: ${msg}`);
   if (inspectToo) throwsCode(t, () => inspectPng(bytes), code, `inspect: ${msg}`);
-}
-
-/** A valid 4×3 RGB PNG's chunks, for mutating. */
-function validRgb(width = 4, height = 3): Uint8Array[] {
-  return [ihdr({ width, height }), chunk('IDAT', deflateSync(zeroRows(width, height, 24))), IEND];
 }
 
 // ---------------------------------------------------------------------------------------------
