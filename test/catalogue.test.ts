@@ -19,7 +19,7 @@ import pngjs from 'pngjs';
 import { FreqregError, type ErrorCode } from '../src/errors.js';
 import { DEFAULT_LIMITS, EDGE_LIMITS, type Limits } from '../src/formats/limits.js';
 import { decodeXz } from '../src/formats/xz.js';
-import { FRQ_MAGIC, readPacked, writePacked } from '../src/formats/packed.js';
+import { readPacked, writePacked } from '../src/formats/packed.js';
 import { crc32, readZip } from '../src/formats/zip.js';
 import { loadModel, readCheckpoint } from '../src/loader.js';
 import { createEngine } from '../src/engines/index.js';
@@ -31,6 +31,7 @@ import { PACKAGE_ROOT, rng } from './helpers.js';
 import { modelDict, writeCheckpoint } from './support/checkpoint.js';
 import { be32, cat, chunk, fixCrcs, ihdr, IEND, makePngCase, png, SIG, validRgb, zeroRows } from './support/png-builder.js';
 import { syntheticModel } from './support/synthetic.js';
+import { craftFrq, frqVarint } from './support/frq-builder.js';
 import {
   bytesOf, concat, f32Bytes, i64Bytes, localHeader, paxRecord, PickleWriter, statePickle, tarHeader, torchZip, writeTar, writeZip,
   type TarSpecMember, type ViewSpec,
@@ -144,24 +145,6 @@ function randomPt(seed = 7): Uint8Array {
   return torchZip(statePickle([['w', (w) => w.dense({ key: '0', type: 'FloatStorage', numel: 4096, size: [64, 64], stride: [64, 1] })]]), { 0: f32Bytes(values) });
 }
 
-/** A .frq file from raw parts: fixed header (length filled in unless given), body, CRC-32 (docs/format.md). */
-function frq(o: { body: number[]; layout?: number; count?: number; version?: number; length?: number; magic?: number[] }): Uint8Array {
-  const bytes = new Uint8Array(12 + o.body.length + 4);
-  const dv = new DataView(bytes.buffer);
-  bytes.set(o.magic ?? FRQ_MAGIC, 0);
-  bytes[4] = o.version ?? 1;
-  bytes[5] = o.layout ?? 0;
-  dv.setUint16(6, o.count ?? 1, true);
-  dv.setUint32(8, o.length ?? bytes.length, true);
-  bytes.set(o.body, 12);
-  dv.setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true);
-  return bytes;
-}
-function frqVarint(n: number): number[] {
-  const out: number[] = [];
-  do { out.push((n % 128) | (n >= 128 ? 0x80 : 0)); n = Math.floor(n / 128); } while (n > 0);
-  return out;
-}
 const frqName = (s: string): number[] => { const b = new TextEncoder().encode(s); return [...frqVarint(b.length), ...b]; };
 const frqHalf = (x: number): number[] => (x === 1 ? [0x00, 0x3c] : x === 2 ? [0x00, 0x40] : [0, 0]);
 /** Tensor "x": shape [4], the first 2 zig-zag positions, float16 values 1 and 2, from a sparse float32 source (code 0x28). */
@@ -814,47 +797,47 @@ const CASES: Case[] = [
     n: 53, name: 'header lies',
     policy: 'The format is little-endian only (no endianness flag to lie about), and its tensor count is a u16 (no 2^31 or negative counts): a count larger than the tensors present runs out of bytes (PACK_TENSOR). A bad magic is not a .frq to the loader (UNKNOWN_FORMAT); the packed reader says PACK_HEADER.',
     check(c) {
-      c.accepts(() => read(frq({ body: FRQ_X })), 'the well-formed base case');
-      c.refuses('UNKNOWN_FORMAT', () => read(frq({ body: FRQ_X, magic: [0x89, 0x46, 0x52, 0x52] })), 'bad magic (loader)');
-      c.refuses('PACK_HEADER', () => readPacked(frq({ body: FRQ_X, magic: [0x89, 0x46, 0x52, 0x52] })), 'bad magic (packed reader)');
-      c.refuses('PACK_HEADER', () => read(frq({ body: FRQ_X, version: 2 })), 'version 2');
-      c.refuses('PACK_HEADER', () => read(frq({ body: FRQ_X, layout: 7 })), 'layout 7');
-      c.refuses('PACK_HEADER', () => read(frq({ body: FRQ_X, length: 0xffffffff })), 'declared length past the file');
-      c.refuses('PACK_HEADER', () => read(frq({ body: FRQ_X, length: 17 * 2 ** 20 }), { maxInputBytes: 16 * 2 ** 20 }), 'declared length past the input cap');
-      c.refuses('PACK_HEADER', () => read(frq({ body: FRQ_X, count: 0 })), 'tensor count 0');
-      c.refuses('PACK_TENSOR', () => read(frq({ body: FRQ_X, count: 65_535 })), 'tensor count 65,535 with one tensor');
-      c.refuses('PACK_TENSOR', () => read(frq({ body: [0x28, ...frqVarint(500), 0x78] })), 'name length past EOF (ncnn #6902)');
+      c.accepts(() => read(craftFrq({ body: FRQ_X })), 'the well-formed base case');
+      c.refuses('UNKNOWN_FORMAT', () => read(craftFrq({ body: FRQ_X, magic: [0x89, 0x46, 0x52, 0x52] })), 'bad magic (loader)');
+      c.refuses('PACK_HEADER', () => readPacked(craftFrq({ body: FRQ_X, magic: [0x89, 0x46, 0x52, 0x52] })), 'bad magic (packed reader)');
+      c.refuses('PACK_HEADER', () => read(craftFrq({ body: FRQ_X, version: 2 })), 'version 2');
+      c.refuses('PACK_HEADER', () => read(craftFrq({ body: FRQ_X, layout: 7 })), 'layout 7');
+      c.refuses('PACK_HEADER', () => read(craftFrq({ body: FRQ_X, length: 0xffffffff })), 'declared length past the file');
+      c.refuses('PACK_HEADER', () => read(craftFrq({ body: FRQ_X, length: 17 * 2 ** 20 }), { maxInputBytes: 16 * 2 ** 20 }), 'declared length past the input cap');
+      c.refuses('PACK_HEADER', () => read(craftFrq({ body: FRQ_X, count: 0 })), 'tensor count 0');
+      c.refuses('PACK_TENSOR', () => read(craftFrq({ body: FRQ_X, count: 65_535 })), 'tensor count 65,535 with one tensor');
+      c.refuses('PACK_TENSOR', () => read(craftFrq({ body: [0x28, ...frqVarint(500), 0x78] })), 'name length past EOF (ncnn #6902)');
     },
   },
   {
     n: 54, name: 'offset games',
     policy: 'A .frq file has no offset table: tensors follow each other and every count is checked against the bytes left before anything is read or allocated, so offsets cannot point out of the file, overlap, leave gaps or be misaligned. Counts that run past the end are PACK_OFFSETS.',
     check(c) {
-      c.refuses('PACK_OFFSETS', () => read(frq({ body: [0x28, ...frqName('x'), 1, 4, 2, ...frqHalf(1)] })), 'values past the end');
-      c.refuses('PACK_OFFSETS', () => read(frq({ body: [0x29, ...frqName('x'), 1, 100, 50, 0, 0, 0] })), 'explicit positions past the end');
-      c.refuses('PACK_OFFSETS', () => read(frq({ body: [0x28, ...frqName('x'), 1, ...frqVarint(1_000_000), ...frqVarint(1_000_000)] })), '10^6 values declared in a 20-byte file');
+      c.refuses('PACK_OFFSETS', () => read(craftFrq({ body: [0x28, ...frqName('x'), 1, 4, 2, ...frqHalf(1)] })), 'values past the end');
+      c.refuses('PACK_OFFSETS', () => read(craftFrq({ body: [0x29, ...frqName('x'), 1, 100, 50, 0, 0, 0] })), 'explicit positions past the end');
+      c.refuses('PACK_OFFSETS', () => read(craftFrq({ body: [0x28, ...frqName('x'), 1, ...frqVarint(1_000_000), ...frqVarint(1_000_000)] })), '10^6 values declared in a 20-byte file');
     },
   },
   {
     n: 55, name: 'trailing bytes',
     check(c) {
-      c.refuses('PACK_TRAILING', () => read(concat(frq({ body: FRQ_X }), Uint8Array.of(0))), 'one byte after the declared end');
-      c.refuses('PACK_TRAILING', () => read(frq({ body: [...FRQ_X, 0] })), 'one byte after the last tensor, inside the declared length');
-      c.refuses('PACK_TRAILING', () => read(concat(frq({ body: FRQ_X }), writeZip([{ name: 'a/x', data: bytesOf('x') }]).subarray(-22))), 'a zip end record appended (a polyglot)');
+      c.refuses('PACK_TRAILING', () => read(concat(craftFrq({ body: FRQ_X }), Uint8Array.of(0))), 'one byte after the declared end');
+      c.refuses('PACK_TRAILING', () => read(craftFrq({ body: [...FRQ_X, 0] })), 'one byte after the last tensor, inside the declared length');
+      c.refuses('PACK_TRAILING', () => read(concat(craftFrq({ body: FRQ_X }), writeZip([{ name: 'a/x', data: bytesOf('x') }]).subarray(-22))), 'a zip end record appended (a polyglot)');
     },
   },
   {
     n: 56, name: 'invalid entries',
     policy: 'There is no "layer index" field: positions are zig-zag counts or gap-coded linear indices; a count or index beyond the tensor is PACK_INDEX. A byte count that does not match numel·itemsize shows as running past the end (PACK_OFFSETS) or as leftover bytes (PACK_TRAILING).',
     check(c) {
-      c.refuses('PACK_TENSOR', () => read(frq({ body: [0x38, ...FRQ_X.slice(1)] })), 'unknown dtype code');
-      c.refuses('PACK_TENSOR', () => read(frq({ body: [0x28 | 0x40, ...FRQ_X.slice(1)] })), 'reserved code bits');
-      c.refuses('PACK_TENSOR', () => read(frq({ body: [0x28, ...frqName('x'), 3, ...frqVarint(2 ** 31 - 1), ...frqVarint(2 ** 31 - 1), ...frqVarint(2 ** 31 - 1), 0] })), 'a shape product beyond 2^53');
-      c.refuses('PACK_TENSOR', () => read(frq({ body: [...FRQ_X, ...FRQ_X], count: 2 })), 'a duplicate name');
-      c.refuses('PACK_TENSOR', () => read(frq({ body: [0x28, 0, 1, 4, 2, ...frqHalf(1), ...frqHalf(2)] })), 'an empty name');
-      c.refuses('PACK_TENSOR', () => read(frq({ body: [0x28, 2, 0xc3, 0x28, 1, 4, 2, ...frqHalf(1), ...frqHalf(2)] })), 'a name that is not UTF-8');
-      c.refuses('PACK_INDEX', () => read(frq({ body: [0x28, ...frqName('x'), 1, 4, 5, ...frqHalf(1)] })), 'a position count over numel');
-      c.refuses('PACK_INDEX', () => read(frq({ body: [0x29, ...frqName('x'), 1, 4, 1, 9, ...frqHalf(1)] })), 'an explicit position outside the tensor');
+      c.refuses('PACK_TENSOR', () => read(craftFrq({ body: [0x38, ...FRQ_X.slice(1)] })), 'unknown dtype code');
+      c.refuses('PACK_TENSOR', () => read(craftFrq({ body: [0x28 | 0x40, ...FRQ_X.slice(1)] })), 'reserved code bits');
+      c.refuses('PACK_TENSOR', () => read(craftFrq({ body: [0x28, ...frqName('x'), 3, ...frqVarint(2 ** 31 - 1), ...frqVarint(2 ** 31 - 1), ...frqVarint(2 ** 31 - 1), 0] })), 'a shape product beyond 2^53');
+      c.refuses('PACK_TENSOR', () => read(craftFrq({ body: [...FRQ_X, ...FRQ_X], count: 2 })), 'a duplicate name');
+      c.refuses('PACK_TENSOR', () => read(craftFrq({ body: [0x28, 0, 1, 4, 2, ...frqHalf(1), ...frqHalf(2)] })), 'an empty name');
+      c.refuses('PACK_TENSOR', () => read(craftFrq({ body: [0x28, 2, 0xc3, 0x28, 1, 4, 2, ...frqHalf(1), ...frqHalf(2)] })), 'a name that is not UTF-8');
+      c.refuses('PACK_INDEX', () => read(craftFrq({ body: [0x28, ...frqName('x'), 1, 4, 5, ...frqHalf(1)] })), 'a position count over numel');
+      c.refuses('PACK_INDEX', () => read(craftFrq({ body: [0x29, ...frqName('x'), 1, 4, 1, 9, ...frqHalf(1)] })), 'an explicit position outside the tensor');
     },
   },
   {

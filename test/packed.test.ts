@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FreqregError, type ErrorCode } from '../src/errors.js';
 import {
-  exactHalfBits, forEachZigzag, FRQ_MAGIC, halfBitsToFloatBits, readPacked, readPackedHeader, unetTemplate, writePacked,
+  exactHalfBits, forEachZigzag, halfBitsToFloatBits, readPacked, readPackedHeader, unetTemplate, writePacked,
 } from '../src/formats/packed.js';
 import { halfToFloat, readTorchZip } from '../src/formats/torch.js';
 import { writeTorchZip } from '../src/formats/torch-write.js';
@@ -24,6 +24,7 @@ import { unetKeys } from '../src/model.js';
 import { createNodeEngine } from '../src/node/engines.js';
 import { loadModelFile, xzWasmModule } from '../src/node/load.js';
 import { fixturesDir, PACKAGE_ROOT, readFixtures, rng, upstreamDir } from './helpers.js';
+import { craftFrq, frqVarint } from './support/frq-builder.js';
 
 const BIN = join(PACKAGE_ROOT, 'bin', 'freqreg.js');
 /** The budget for the packed upstream model. */
@@ -414,81 +415,61 @@ t.test('each position mode and value encoding, chosen by size', async (t) => {
 // ---------- crafted files ----------
 
 /** Varint bytes, optionally padded to a non-minimal length. */
-function varint(v: number, minBytes = 1): number[] {
-  const out: number[] = [];
-  do { out.push(v % 128); v = Math.floor(v / 128); } while (v > 0);
-  while (out.length < minBytes) out.push(0);
-  for (let i = 0; i < out.length - 1; i++) out[i] |= 0x80;
-  return out;
-}
 
-/** A file from raw parts: fixed header (length filled in unless given), body, CRC. */
-function craft(o: { body: number[]; layout?: number; count?: number; version?: number; length?: number; magic?: number[] }): Uint8Array {
-  const bytes = new Uint8Array(12 + o.body.length + 4);
-  const dv = new DataView(bytes.buffer);
-  bytes.set(o.magic ?? FRQ_MAGIC, 0);
-  bytes[4] = o.version ?? 1;
-  bytes[5] = o.layout ?? 0;
-  dv.setUint16(6, o.count ?? 1, true);
-  dv.setUint32(8, o.length ?? bytes.length, true);
-  bytes.set(o.body, 12);
-  return reseal(bytes);
-}
-
-const name = (s: string): number[] => { const b = new TextEncoder().encode(s); return [...varint(b.length), ...b]; };
+const name = (s: string): number[] => { const b = new TextEncoder().encode(s); return [...frqVarint(b.length), ...b]; };
 const half = (x: number): number[] => { const h = exactHalfBits(new Uint32Array(Float32Array.of(x).buffer)[0]); return [h & 0xff, h >> 8]; };
 
 t.test('crafted files: each check names what is wrong', async (t) => {
   // x: shape [4], zig-zag N = 2, float16 values 1, 2, sparse float32 source (code 0x28).
   const good = [0x28, ...name('x'), 1, 4, 2, ...half(1), ...half(2)];
-  t.equal(codeOf(() => readPacked(craft({ body: good }))), 'no error', 'the well-formed base case');
-  t.same(Array.from(readPacked(craft({ body: good })).get('x')!.values), [1, 2]);
+  t.equal(codeOf(() => readPacked(craftFrq({ body: good }))), 'no error', 'the well-formed base case');
+  t.same(Array.from(readPacked(craftFrq({ body: good })).get('x')!.values), [1, 2]);
 
   const cases: [string, ErrorCode, Uint8Array][] = [
-    ['bad magic', 'PACK_HEADER', craft({ body: good, magic: [0x89, 0x46, 0x52, 0x52] })],
-    ['version 2', 'PACK_HEADER', craft({ body: good, version: 2 })],
-    ['version 0', 'PACK_HEADER', craft({ body: good, version: 0 })],
-    ['layout 2', 'PACK_HEADER', craft({ body: good, layout: 2 })],
-    ['tensor count 0', 'PACK_HEADER', craft({ body: good, count: 0 })],
-    ['declared length beyond the file', 'PACK_HEADER', craft({ body: good, length: 0xffffffff })],
-    ['declared length shorter than the file', 'PACK_TRAILING', craft({ body: good, length: 16 })],
-    ['declared length below the minimum', 'PACK_HEADER', craft({ body: good, length: 3 })],
-    ['tensor count 2, one tensor', 'PACK_TENSOR', craft({ body: good, count: 2 })],
-    ['bytes after the last tensor', 'PACK_TRAILING', craft({ body: [...good, 0] })],
-    ['reserved code bits', 'PACK_TENSOR', craft({ body: [0x28 | 0x40, ...good.slice(1)] })],
-    ['position mode 3', 'PACK_TENSOR', craft({ body: [0x2b, ...good.slice(1)] })],
-    ['dtype code 3', 'PACK_TENSOR', craft({ body: [0x38, ...good.slice(1)] })],
-    ['empty name', 'PACK_TENSOR', craft({ body: [0x28, 0, 1, 4, 2, ...half(1), ...half(2)] })],
-    ['name past the end', 'PACK_TENSOR', craft({ body: [0x28, ...varint(500), 0x78] })],
-    ['name over 1,024 bytes', 'PACK_TENSOR', craft({ body: [0x28, ...name('x'.repeat(1025)), 1, 4, 2, ...half(1), ...half(2)] })],
-    ['name not UTF-8', 'PACK_TENSOR', craft({ body: [0x28, 2, 0xc3, 0x28, 1, 4, 2, ...half(1), ...half(2)] })],
-    ['duplicate name', 'PACK_TENSOR', craft({ body: [...good, ...good], count: 2 })],
-    ['rank 9', 'PACK_TENSOR', craft({ body: [0x28, ...name('x'), 9, ...new Array(9).fill(1), 0] })],
-    ['dimension over 2^31 - 1', 'PACK_TENSOR', craft({ body: [0x28, ...name('x'), 1, ...varint(2 ** 31), 0] })],
-    ['shape product over 2^53', 'PACK_TENSOR', craft({ body: [0x28, ...name('x'), 3, ...varint(2 ** 31 - 1), ...varint(2 ** 31 - 1), ...varint(2 ** 31 - 1), 0] })],
-    ['non-minimal varint', 'PACK_TENSOR', craft({ body: [0x28, ...name('x'), 1, ...varint(4, 2), 2, ...half(1), ...half(2)] })],
-    ['varint over 8 bytes', 'PACK_TENSOR', craft({ body: [0x28, ...name('x'), 1, 0x84, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00] })],
-    ['count over numel', 'PACK_INDEX', craft({ body: [0x28, ...name('x'), 1, 4, 5, ...half(1)] })],
-    ['values past the end', 'PACK_OFFSETS', craft({ body: [0x28, ...name('x'), 1, 4, 2, ...half(1)] })],
-    ['2^40 positions claimed in a 10-byte body', 'PACK_OFFSETS', craft({ body: [0x28, ...name('x'), 2, ...varint(2 ** 20), ...varint(2 ** 20), ...varint(2 ** 40)] })],
-    ['full mode over a 2^50-element shape', 'PACK_OFFSETS', craft({ body: [0x2a, ...name('x'), 2, ...varint(2 ** 25), ...varint(2 ** 25)] })],
-    ['explicit index out of range', 'PACK_INDEX', craft({ body: [0x29, ...name('x'), 1, 4, 2, 1, 2, ...half(1), ...half(2)] })],
-    ['explicit: first index out of range', 'PACK_INDEX', craft({ body: [0x29, ...name('x'), 1, 100, 1, 100, ...half(1)] })],
-    ['not canonical: float32 values that fit float16', 'PACK_TENSOR', craft({ body: [0x2c, ...name('x'), 1, 4, 2, 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40] })],
-    ['not canonical: explicit where a zig-zag prefix is exact', 'PACK_TENSOR', craft({ body: [0x29, ...name('x'), 1, 100, 2, 0, 0, ...half(1), ...half(2)] })],
-    ['not canonical: zig-zag where full storage is exact', 'PACK_TENSOR', craft({ body: [0x28, ...name('x'), 1, 2, 2, ...half(1), ...half(2)] })],
-    ['not canonical: dense zig-zag ending in a zero', 'PACK_TENSOR', craft({ body: [0x08, ...name('x'), 1, 100, 2, ...half(1), ...half(0)] })],
-    ['not canonical: dense explicit storing a zero', 'PACK_TENSOR', craft({ body: [0x09, ...name('x'), 1, 100, 2, 0, 97, ...half(1), ...half(0)] })],
+    ['bad magic', 'PACK_HEADER', craftFrq({ body: good, magic: [0x89, 0x46, 0x52, 0x52] })],
+    ['version 2', 'PACK_HEADER', craftFrq({ body: good, version: 2 })],
+    ['version 0', 'PACK_HEADER', craftFrq({ body: good, version: 0 })],
+    ['layout 2', 'PACK_HEADER', craftFrq({ body: good, layout: 2 })],
+    ['tensor count 0', 'PACK_HEADER', craftFrq({ body: good, count: 0 })],
+    ['declared length beyond the file', 'PACK_HEADER', craftFrq({ body: good, length: 0xffffffff })],
+    ['declared length shorter than the file', 'PACK_TRAILING', craftFrq({ body: good, length: 16 })],
+    ['declared length below the minimum', 'PACK_HEADER', craftFrq({ body: good, length: 3 })],
+    ['tensor count 2, one tensor', 'PACK_TENSOR', craftFrq({ body: good, count: 2 })],
+    ['bytes after the last tensor', 'PACK_TRAILING', craftFrq({ body: [...good, 0] })],
+    ['reserved code bits', 'PACK_TENSOR', craftFrq({ body: [0x28 | 0x40, ...good.slice(1)] })],
+    ['position mode 3', 'PACK_TENSOR', craftFrq({ body: [0x2b, ...good.slice(1)] })],
+    ['dtype code 3', 'PACK_TENSOR', craftFrq({ body: [0x38, ...good.slice(1)] })],
+    ['empty name', 'PACK_TENSOR', craftFrq({ body: [0x28, 0, 1, 4, 2, ...half(1), ...half(2)] })],
+    ['name past the end', 'PACK_TENSOR', craftFrq({ body: [0x28, ...frqVarint(500), 0x78] })],
+    ['name over 1,024 bytes', 'PACK_TENSOR', craftFrq({ body: [0x28, ...name('x'.repeat(1025)), 1, 4, 2, ...half(1), ...half(2)] })],
+    ['name not UTF-8', 'PACK_TENSOR', craftFrq({ body: [0x28, 2, 0xc3, 0x28, 1, 4, 2, ...half(1), ...half(2)] })],
+    ['duplicate name', 'PACK_TENSOR', craftFrq({ body: [...good, ...good], count: 2 })],
+    ['rank 9', 'PACK_TENSOR', craftFrq({ body: [0x28, ...name('x'), 9, ...new Array(9).fill(1), 0] })],
+    ['dimension over 2^31 - 1', 'PACK_TENSOR', craftFrq({ body: [0x28, ...name('x'), 1, ...frqVarint(2 ** 31), 0] })],
+    ['shape product over 2^53', 'PACK_TENSOR', craftFrq({ body: [0x28, ...name('x'), 3, ...frqVarint(2 ** 31 - 1), ...frqVarint(2 ** 31 - 1), ...frqVarint(2 ** 31 - 1), 0] })],
+    ['non-minimal varint', 'PACK_TENSOR', craftFrq({ body: [0x28, ...name('x'), 1, ...frqVarint(4, 2), 2, ...half(1), ...half(2)] })],
+    ['varint over 8 bytes', 'PACK_TENSOR', craftFrq({ body: [0x28, ...name('x'), 1, 0x84, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00] })],
+    ['count over numel', 'PACK_INDEX', craftFrq({ body: [0x28, ...name('x'), 1, 4, 5, ...half(1)] })],
+    ['values past the end', 'PACK_OFFSETS', craftFrq({ body: [0x28, ...name('x'), 1, 4, 2, ...half(1)] })],
+    ['2^40 positions claimed in a 10-byte body', 'PACK_OFFSETS', craftFrq({ body: [0x28, ...name('x'), 2, ...frqVarint(2 ** 20), ...frqVarint(2 ** 20), ...frqVarint(2 ** 40)] })],
+    ['full mode over a 2^50-element shape', 'PACK_OFFSETS', craftFrq({ body: [0x2a, ...name('x'), 2, ...frqVarint(2 ** 25), ...frqVarint(2 ** 25)] })],
+    ['explicit index out of range', 'PACK_INDEX', craftFrq({ body: [0x29, ...name('x'), 1, 4, 2, 1, 2, ...half(1), ...half(2)] })],
+    ['explicit: first index out of range', 'PACK_INDEX', craftFrq({ body: [0x29, ...name('x'), 1, 100, 1, 100, ...half(1)] })],
+    ['not canonical: float32 values that fit float16', 'PACK_TENSOR', craftFrq({ body: [0x2c, ...name('x'), 1, 4, 2, 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40] })],
+    ['not canonical: explicit where a zig-zag prefix is exact', 'PACK_TENSOR', craftFrq({ body: [0x29, ...name('x'), 1, 100, 2, 0, 0, ...half(1), ...half(2)] })],
+    ['not canonical: zig-zag where full storage is exact', 'PACK_TENSOR', craftFrq({ body: [0x28, ...name('x'), 1, 2, 2, ...half(1), ...half(2)] })],
+    ['not canonical: dense zig-zag ending in a zero', 'PACK_TENSOR', craftFrq({ body: [0x08, ...name('x'), 1, 100, 2, ...half(1), ...half(0)] })],
+    ['not canonical: dense explicit storing a zero', 'PACK_TENSOR', craftFrq({ body: [0x09, ...name('x'), 1, 100, 2, 0, 97, ...half(1), ...half(0)] })],
   ];
   for (const [what, code, bytes] of cases) t.equal(codeOf(() => readPacked(bytes)), code, what);
 
   // Limits: checked before allocating.
   // 1,000 explicit zeros of a sparse tensor (kept: a sparse source's stored positions are data).
-  const many = craft({ body: [0x28, ...name('x'), 1, ...varint(2000), ...varint(1000), ...new Array(2000).fill(0)] });
+  const many = craftFrq({ body: [0x28, ...name('x'), 1, ...frqVarint(2000), ...frqVarint(1000), ...new Array(2000).fill(0)] });
   t.equal(codeOf(() => readPacked(many)), 'no error', '1,000 stored zeros, default limits');
   t.equal(codeOf(() => readPacked(many, withLimits({ maxTotalParameters: 999 }))), 'MODEL_TOO_LARGE', 'over maxTotalParameters');
   t.equal(codeOf(() => readPacked(many, withLimits({ maxTensorBytes: 3999 }))), 'PACK_TENSOR', 'over maxTensorBytes');
-  t.equal(codeOf(() => readPacked(craft({ body: good }), withLimits({ maxInputBytes: 20 }))), 'PACK_HEADER', 'declared length over maxInputBytes');
+  t.equal(codeOf(() => readPacked(craftFrq({ body: good }), withLimits({ maxInputBytes: 20 }))), 'PACK_HEADER', 'declared length over maxInputBytes');
 });
 
 t.test('crafted UNet-template files', async (t) => {
