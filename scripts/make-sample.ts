@@ -22,6 +22,8 @@ import { encodePng } from '../src/image/png-fflate.js';
 import { imageToTensor } from '../src/input.js';
 import { argmaxClasses, referenceForward } from '../src/engines/reference.js';
 import { f32Bytes, i64Bytes, statePickle, torchZip, type PickleWriter } from '../test/support/writers.js';
+import { shapeOf } from '../test/support/synthetic.js';
+import { rng } from '../test/helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'fixtures', 'sample');
@@ -31,42 +33,13 @@ const WIDTH = 4; // base channels (upstream: 64)
 const NNZ = 24; // coefficients per layer (upstream keeps 33)
 const IMAGE_W = 128, IMAGE_H = 96;
 
-/** mulberry32, as test/helpers.ts. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Shape of each upstream key at base width w (run/unet, bilinear = False). */
-function shapeOf(key: string, w: number): number[] {
-  if (key === 'inc.double_conv.0.weight') return [w, 3, 3, 3];
-  if (key === 'inc.double_conv.3.weight') return [w, w, 3, 3];
-  if (key === 'outc.conv.weight') return [2, w, 1, 1];
-  let m = key.match(/^down(\d)\.maxpool_conv\.1\.double_conv\.(\d)\.weight$/);
-  if (m) {
-    const k = Number(m[1]);
-    return m[2] === '0' ? [w << k, w << (k - 1), 3, 3] : [w << k, w << k, 3, 3];
-  }
-  m = key.match(/^up(\d)\.(up|conv\.double_conv\.(\d))\.weight$/);
-  if (!m) throw new Error(`unknown key ${key}`);
-  const c = w << (5 - Number(m[1]));
-  if (m[2] === 'up') return [c, c / 2, 2, 2];
-  return m[3] === '0' ? [c / 2, c, 3, 3] : [c / 2, c / 2, 3, 3];
-}
-
 function makeModel(): Uint8Array {
   const rand = rng(SEED);
   const entries: [string, (w: PickleWriter) => void][] = [];
   const storages: Record<string, Uint8Array> = {};
   let next = 0;
   for (const key of unetKeys()) {
-    const shape = shapeOf(key, WIDTH);
+    const shape = shapeOf(key, WIDTH, 3, 2);
     const corner = [Math.min(4, shape[0]), Math.min(5, shape[1]), shape[2], shape[3]];
     const room = corner.reduce((a, b) => a * b, 1);
     const positions = new Set<string>();

@@ -48,7 +48,8 @@ export function syntheticModel(opts: SyntheticOptions): FrModel {
   return buildModel(dict);
 }
 
-function shapeOf(key: string, w: number, cin: number, classes: number): number[] {
+/** Shape of each upstream key at base width w (run/unet, bilinear = False). */
+export function shapeOf(key: string, w: number, cin: number, classes: number): number[] {
   if (key === 'inc.double_conv.0.weight') return [w, cin, 3, 3];
   if (key === 'inc.double_conv.3.weight') return [w, w, 3, 3];
   if (key === 'outc.conv.weight') return [classes, w, 1, 1];
