@@ -3,6 +3,8 @@
  * (weights or spectral plans prepared then) and reused across images.
  */
 
+import type { GradientResult, LossSpec } from './gradients.js';
+
 export type EngineName = 'reference' | 'dense' | 'spectral' | 'auto';
 
 export const ENGINE_NAMES: readonly EngineName[] = ['auto', 'spectral', 'dense', 'reference'];
@@ -23,6 +25,14 @@ export interface Engine {
   readonly threads: number;
   /** Logits for a planar (Cin, height, width) float32 input in [0, 1]. */
   run(input: Float32Array, width: number, height: number): Promise<Logits>;
+  /**
+   * Engines built for training (`EngineOptions.train`: the model's layers hold their first R
+   * zig-zag positions, src/engines/trainable.ts): the loss of one image and its gradient with
+   * respect to those R coefficients of every layer (and the biases).
+   */
+  gradients?(input: Float32Array, width: number, height: number, loss: LossSpec): Promise<GradientResult>;
+  /** Engines built for training: new values of the R trainable coefficients, per layer in state-dict order. */
+  setCoefficients?(values: readonly Float64Array[]): void;
   /** Frees workers and memory; the engine cannot be used afterwards. */
   dispose(): Promise<void>;
 }

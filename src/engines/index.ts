@@ -19,6 +19,8 @@ export interface EngineContext {
 export interface EngineOptions {
   /** Overrides of DEFAULT_LIMITS' engine budgets (maxDenseWeights, maxActivationBytes). */
   limits?: Partial<EngineLimits>;
+  /** Build for training: R trainable coefficients per layer (its first R zig-zag positions). */
+  train?: { ranks: number };
 }
 
 /**
