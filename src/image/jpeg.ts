@@ -15,8 +15,8 @@
  * Refused, with their codes: 12-bit samples, lossless, hierarchical and arithmetic-coded JPEGs
  * (JPEG_UNSUPPORTED); CMYK and YCCK (4 components: JPEG_UNSUPPORTED, convert to RGB first).
  */
-import jpegJsDecode from 'jpeg-js/lib/decoder.js';
 import { fail, FreqregError } from '../errors.js';
+import { jpegJsDecode } from './jpeg-js.js';
 import { resolvePngLimits, type DecodedPng, type PngLimits } from './png.js';
 import { sniff } from './sniff.js';
 
@@ -89,9 +89,9 @@ export function exifOrientation(b: Uint8Array, start: number, end: number): numb
   const ifd = tiff + r32(tiff + 4);
   if (ifd + 2 > end) return 1;
   const count = r16(ifd);
+  if (ifd + 2 + 12 * count > end) return 1;
   for (let i = 0; i < count; i++) {
     const e = ifd + 2 + 12 * i;
-    if (e + 12 > end) return 1;
     // Tag 0x0112 Orientation: type SHORT (3), count 1, the value in the entry's first two bytes.
     if (r16(e) === 0x0112) {
       if (r16(e + 2) !== 3 || r32(e + 4) !== 1) return 1;
@@ -281,6 +281,10 @@ export function readJpegLayout(bytes: Uint8Array, limits?: Partial<PngLimits>): 
   for (const c of frame.components) {
     if (!quantTables.has(c.tq)) fail('jpeg', 'JPEG_STRUCTURE', `component ${c.id} uses quantization table ${c.tq}, which is never defined`, { offset: o });
   }
+  const decoderBytes = frame.bytes + tableBytes;
+  if (decoderBytes > lim.maxJpegDecoderBytes) {
+    fail('jpeg', 'IMAGE_TOO_LARGE', `decoding needs ${decoderBytes} bytes with the tables, the limit is ${lim.maxJpegDecoderBytes}`, { offset: 0 });
+  }
   const { width, height, components, progressive } = frame;
   // libjpeg's rule (jdapimin.c default_decompress_parms): 3 components are RGB when Adobe says
   // "no transform", or when their ids are 'R', 'G', 'B'; otherwise YCbCr.
@@ -295,7 +299,7 @@ export function readJpegLayout(bytes: Uint8Array, limits?: Partial<PngLimits>): 
   }
   return {
     width, height, components, colour, progressive, scans, orientation: finalOrientation, displayWidth, displayHeight,
-    decoderBytes: frame.bytes + tableBytes,
+    decoderBytes,
   };
 }
 
