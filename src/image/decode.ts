@@ -6,7 +6,8 @@
 import { fail } from '../errors.js';
 import { decodeJpeg } from './jpeg.js';
 import type { DecodedPng, PngLimits } from './png.js';
-import { imageFormatOf, sniff } from './sniff.js';
+import { describeBytes } from '../formats/magic.js';
+import { imageFormatOf } from './sniff.js';
 
 /** A decoded photo: samples interleaved, row-major; 8-bit (Uint8Array) or 16-bit (Uint16Array, PNG only). */
 export type DecodedImage = DecodedPng;
@@ -21,6 +22,5 @@ export function decodeImageWith(
   const format = imageFormatOf(bytes);
   if (format === 'png') return decodePng(bytes, limits);
   if (format === 'jpeg') return decodeJpeg(bytes, limits);
-  const what = sniff(bytes);
-  fail('image', 'IMAGE_FORMAT', `neither a PNG nor a JPEG signature at byte 0${what ? ` (${what})` : ''}`, { offset: 0 });
+  fail('image', 'IMAGE_FORMAT', `neither a PNG nor a JPEG signature at byte 0: ${describeBytes(bytes)}`, { offset: 0 });
 }

@@ -18,7 +18,7 @@
 import { fail, FreqregError } from '../errors.js';
 import { jpegJsDecode } from './jpeg-js.js';
 import { resolvePngLimits, type DecodedPng, type PngLimits } from './png.js';
-import { sniff } from './sniff.js';
+import { describeBytes } from '../formats/magic.js';
 
 /** Scans in one image. libjpeg writes 10 for a progressive colour photo; each scan costs a pass over the image's blocks. */
 export const MAX_JPEG_SCANS = 128;
@@ -135,8 +135,7 @@ function decoderFrameBytes(width: number, height: number, comps: readonly JpegCo
 export function readJpegLayout(bytes: Uint8Array, limits?: Partial<PngLimits>): JpegInfo {
   const lim = resolvePngLimits(limits);
   if (bytes.length < 2 || bytes[0] !== 0xff || bytes[1] !== SOI) {
-    const what = sniff(bytes);
-    fail('jpeg', 'IMAGE_FORMAT', `no JPEG start-of-image marker (0xFFD8) at byte 0${what ? ` (${what})` : ''}`, { offset: 0 });
+    fail('jpeg', 'IMAGE_FORMAT', `no JPEG start-of-image marker (0xFFD8) at byte 0: ${describeBytes(bytes)}`, { offset: 0 });
   }
   let frame: { width: number; height: number; components: JpegComponent[]; progressive: boolean; bytes: number } | undefined;
   const dcTables = new Set<number>(), acTables = new Set<number>(), quantTables = new Set<number>();

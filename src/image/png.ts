@@ -9,7 +9,6 @@
  * the exact size IHDR implies (see: PNG spec, 3rd ed., §7–§8 and §11).
  */
 import { fail } from '../errors.js';
-import { sniff } from './sniff.js';
 
 export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
@@ -165,6 +164,17 @@ export function resolvePngLimits(limits?: Partial<PngLimits>): PngLimits {
     if (!Number.isSafeInteger(v) || v < 1) fail('png', 'USAGE', `limit ${k} = ${v} must be a positive integer`);
   }
   return out;
+}
+
+/** What a non-PNG file looks like, for the error message. */
+function sniff(b: Uint8Array): string {
+  if (b.length === 0) return 'the file is empty';
+  if (b[0] === 0xff && b[1] === 0xd8) return 'it looks like a JPEG';
+  if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46) return 'it looks like a GIF';
+  if (b[0] === 0x42 && b[1] === 0x4d) return 'it looks like a BMP';
+  const head = String.fromCharCode(...b.subarray(0, 64)).trimStart().toLowerCase();
+  if (head.startsWith('<')) return 'it looks like HTML or XML';
+  return '';
 }
 
 /** Bytes of one filtered scanline of `width` pixels, filter byte excluded. */
