@@ -16,12 +16,12 @@ function missing(t: Test, what: string): undefined {
   return undefined;
 }
 
-/** The upstream data dir, or undefined after failing (CI) / skipping (elsewhere) the test. */
+/** The upstream data dir, or undefined after failing the test. */
 export function upstreamDir(t: Test): string | undefined {
   return findDataDir() ?? missing(t, 'upstream data');
 }
 
-/** The PyTorch fixtures dir, or undefined after failing (CI) / skipping (elsewhere) the test. */
+/** The PyTorch fixtures dir, or undefined after failing the test. */
 export function fixturesDir(t: Test): string | undefined {
   return findFixturesDir() ?? missing(t, 'PyTorch fixtures');
 }
