@@ -32,13 +32,15 @@ export function zigzagKeyF32(shape: readonly number[], position: ArrayLike<numbe
 }
 
 /**
- * The first `count` positions (fewer if the tensor is smaller) of `shape` in upstream's float32
- * zig-zag order, (count, 4) row-major.
+ * The first `count` positions (fewer if the tensor is smaller) of `shape` in upstream's zig-zag
+ * order, (count, 4) row-major.
  *
  * The float32 key of a position with index sum s lies within a few units in the last place of
  * [s, s + 1], so only positions of the last sum reached and of the next one can change places.
  * Those candidates are enumerated in exact order (never the whole tensor) and sorted by the
- * float32 key, exact order breaking ties.
+ * float32 key. Where two of the first `count` have the same float32 key (the large layers: the
+ * key's last terms fall below float32's resolution), the order is that of PyTorch's unstable CPU
+ * sort, which `upstreamSortPrefix` replays.
  */
 export function zigzagPositions(shape: readonly number[], count: number): Int32Array {
   const rank = shape.length;
@@ -55,8 +57,101 @@ export function zigzagPositions(shape: readonly number[], count: number): Int32A
   const keyed = candidates.map((p, exactRank) => ({ p, exactRank, key: zigzagKeyF32(shape, p) }));
   keyed.sort((a, b) => a.key - b.key || a.exactRank - b.exactRank);
   const out = new Int32Array(n * rank);
-  for (let r = 0; r < n; r++) out.set(keyed[r].p, r * rank);
+  let tied = false;
+  for (let r = 0; r < n; r++) {
+    out.set(keyed[r].p, r * rank);
+    if (r + 1 < keyed.length && keyed[r].key === keyed[r + 1].key) tied = true;
+  }
+  if (!tied || rank !== 4) return out;
+  const flat = upstreamSortPrefix(shape, n);
+  if (!flat) return out;
+  for (let r = 0; r < n; r++) {
+    let f = flat[r];
+    for (let a = rank - 1; a >= 0; a--) { out[r * rank + a] = f % shape[a]; f = Math.floor(f / shape[a]); }
+  }
   return out;
+}
+
+/** Partitions below this size are left to the final insertion sort (libstdc++ `_S_threshold`). */
+const SORT_THRESHOLD = 16;
+
+/**
+ * The first `need` flat indices of `torch.sort` (CPU, stable=False) applied to upstream's float32
+ * keys of a 4-D shape in row-major order: PyTorch 1.13 sorts with std::sort, libstdc++'s introsort
+ * (median-of-three pivot moved to the front, unguarded partition, recursion on the right part and
+ * a loop on the left, then one insertion sort), whose treatment of equal keys decides their order.
+ * Only the partitions that reach the first `need` slots are followed (elements never cross a
+ * partition boundary afterwards), so the work is a few passes over the keys, not a full sort.
+ * Returns undefined if the introsort would fall back to heapsort (depth limit), never seen here.
+ */
+export function upstreamSortPrefix(shape: readonly number[], need: number): Int32Array | undefined {
+  const [n0, n1, n2, n3] = shape;
+  const size = n0 * n1 * n2 * n3;
+  // Per-axis terms m_k(i) = i + i / Π_{j≤k}(D_j + 1) in float32, summed ((m0 + m1) + m2) + m3.
+  const f = Math.fround;
+  const terms = shape.map((d, k) => {
+    const denominator = f(shape.slice(0, k + 1).reduce((acc, e) => acc * (e + 1), 1));
+    return Float32Array.from({ length: d }, (_, i) => f(i + f(i / denominator)));
+  });
+  const key = new Float32Array(size);
+  const idx = new Int32Array(size);
+  let at = 0;
+  for (let a = 0; a < n0; a++)
+    for (let b = 0; b < n1; b++) {
+      const ab = f(terms[0][a] + terms[1][b]);
+      for (let c = 0; c < n2; c++) {
+        const abc = f(ab + terms[2][c]);
+        for (let d = 0; d < n3; d++) { key[at] = abc + terms[3][d]; idx[at] = at; at++; }
+      }
+    }
+  const swap = (i: number, j: number) => {
+    const k = key[i]; key[i] = key[j]; key[j] = k;
+    const t = idx[i]; idx[i] = idx[j]; idx[j] = t;
+  };
+  const less = (i: number, j: number) => key[i] < key[j];
+  const limit = Math.max(need, SORT_THRESHOLD + 1);
+  let end = size; // every partition that starts before `end` has been followed
+  let heapsort = false;
+  const introsortLoop = (first: number, last: number, depth: number): void => {
+    while (last - first > SORT_THRESHOLD) {
+      if (depth === 0) { heapsort = true; return; }
+      depth--;
+      // __move_median_to_first(first, first + 1, mid, last − 1)
+      const a = first + 1, b = first + ((last - first) >> 1), c = last - 1;
+      if (less(a, b)) {
+        if (less(b, c)) swap(first, b); else if (less(a, c)) swap(first, c); else swap(first, a);
+      } else if (less(a, c)) swap(first, a);
+      else if (less(b, c)) swap(first, c);
+      else swap(first, b);
+      // __unguarded_partition(first + 1, last, first)
+      let lo = first + 1, hi = last;
+      for (;;) {
+        while (less(lo, first)) lo++;
+        hi--;
+        while (less(first, hi)) hi--;
+        if (!(lo < hi)) break;
+        swap(lo, hi);
+        lo++;
+      }
+      if (lo < limit) introsortLoop(lo, last, depth);
+      else end = Math.min(end, lo);
+      last = lo;
+    }
+  };
+  introsortLoop(0, size, 2 * Math.floor(Math.log2(size)));
+  if (heapsort) return undefined;
+  // __final_insertion_sort over [0, end): a guarded insertion sort of the first 16, then unguarded.
+  for (let i = 1; i < end; i++) {
+    const vk = key[i], vi = idx[i];
+    let j = i;
+    if (i < SORT_THRESHOLD && vk < key[0]) {
+      for (; j > 0; j--) { key[j] = key[j - 1]; idx[j] = idx[j - 1]; }
+    } else {
+      for (; vk < key[j - 1]; j--) { key[j] = key[j - 1]; idx[j] = idx[j - 1]; }
+    }
+    key[j] = vk; idx[j] = vi;
+  }
+  return idx.slice(0, need);
 }
 
 function sumOf(p: ArrayLike<number>): number {
