@@ -5,7 +5,7 @@
  * plus an index.html report.
  */
 import { promises as fs } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { FreqregError } from '../errors.js';
 import { imageToTensor } from '../input.js';
 import { argmaxClasses } from '../engines/reference.js';
@@ -44,6 +44,12 @@ export interface DemoSummary {
   averageDice: number;
   totalMs: number;
   report: string;
+}
+
+/** A path as the user would type it: relative to the working folder when it lies inside it. */
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
 /** A test photo's name: inNNNN.png, or the same photo as a JPEG (inNNNN.jpg, .jpeg; any case). */
@@ -86,7 +92,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const modelFile = join(dataDir, 'unet_fr.tar.xz');
   const loaded = await loadModelFile(modelFile);
   const nonzero = countParameters(loaded.model);
-  say(`model ${modelFile}: ${nonzero.weights + nonzero.biases} non-zero parameters, ${loaded.bytes.toLocaleString('en-US')} bytes`);
+  say(`model ${displayPath(modelFile)}: ${nonzero.weights + nonzero.biases} non-zero parameters, ${loaded.bytes.toLocaleString('en-US')} bytes`);
   const images = await listTestImages(dataDir);
   if (images.length === 0) throw new FreqregError('cli', 'DATA_MISSING', `no inNNNN.png (or .jpg) test images in ${join(dataDir, 'testimgs', 'input')}`);
 
@@ -136,7 +142,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     title: 'freqreg demo',
     timings: { 'inference, all images': inferenceMs, 'per image (mean)': inferenceMs / results.length, total: totalMs },
   }, { overwrite });
-  say(`report ${files.index}`);
+  say(`report ${displayPath(files.index)}`);
   return {
     model: modelFile,
     nonzeroParameters: nonzero.weights + nonzero.biases,
