@@ -27,6 +27,15 @@ export type { EngineContext } from './engines/index.js';
 export { ENGINE_NAMES } from './engines/engine.js';
 export type { Engine, EngineName, Logits } from './engines/engine.js';
 export { argmaxClasses } from './engines/reference.js';
+export type { EngineOptions } from './engines/index.js';
+
+export { computeGradients, targetFromMask } from './gradients.js';
+export type { GradientOptions } from './gradients.js';
+export type { GradientResult, LayerGradient, LossSpec, LossTerms } from './engines/gradients.js';
+export { referenceGradients } from './engines/reference-backward.js';
+export { segmentationLoss, DICE_EPS } from './engines/loss.js';
+export { trainableModel, trainableValues, setTrainableValues, zigzagPositions } from './engines/trainable.js';
+export type { TrainableModel } from './engines/trainable.js';
 
 export { instantiateKernels, Arena, PAGE_BYTES } from './wasm/instance.js';
 export type { InstantiateOptions, KernelInstance } from './wasm/instance.js';

@@ -1,6 +1,9 @@
 import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createEngine } from '../src/engines/index.js';
+import { computeGradients, targetFromMask } from '../src/gradients.js';
 import { referenceForward } from '../src/engines/reference.js';
 import { referenceGradients } from '../src/engines/reference-backward.js';
 import { segmentationLoss } from '../src/engines/loss.js';
@@ -10,7 +13,7 @@ import { imageToTensor } from '../src/input.js';
 import type { FrModel } from '../src/model.js';
 import { loadModelFile } from '../src/node/load.js';
 import { decodePng } from '../src/node/png.js';
-import { fixturesDir, rng } from './helpers.js';
+import { fixturesDir, PACKAGE_ROOT, rng } from './helpers.js';
 import { syntheticModel } from './support/synthetic.js';
 
 /**
@@ -268,3 +271,104 @@ t.test('hostile calls get a FreqregError with a code, never a trap or a NaN grad
   // An input so large that the first conv overflows float64: refused, not NaN.
   refuses('activations overflow', () => referenceGradients(model, new Float64Array(3 * n).fill(1e308), w, h, { target }, 4), 'NOT_FINITE');
 });
+
+t.test('engines built for training: the reference engine\'s gradients and setCoefficients; computeGradients', async (t) => {
+  const model = syntheticModel({ width: 2, classes: 2, seed: 21 });
+  const w = 20, h = 17, n = w * h;
+  const r = rng(4);
+  const input = Float32Array.from({ length: 3 * n }, () => r());
+  const target = Uint8Array.from({ length: n }, (_, p) => (p % 5 < 2 ? 1 : 0));
+  const engine = await createEngine('reference', model, undefined, { train: { ranks: 30 } });
+  const viaEngine = await computeGradients(engine, input, w, h, { target });
+  const direct = await computeGradients(model, input, w, h, { target }, { ranks: 30 });
+  t.equal(viaEngine.loss, direct.loss, 'same loss');
+  viaEngine.layers.forEach((layer, l) => t.same(Array.from(layer.grads), Array.from(direct.layers[l].grads), `${layer.name}: same gradients`));
+  // setCoefficients: new values, the same as a model rebuilt with them.
+  const trainable = trainableModel(model, 30);
+  const next = trainableValues(trainable).map((v) => v.map((x, i) => (i === 0 ? x * 0.5 : x + 0.25)));
+  engine.setCoefficients!(next);
+  setTrainableValues(trainable, next);
+  const after = await engine.gradients!(input, w, h, { target });
+  t.equal(after.loss, referenceGradients(trainable.model, input, w, h, { target }, 30).loss, 'the engine runs with the new values');
+  t.same(Array.from(after.layers[3].values), Array.from(next[3], Math.fround), 'reports them');
+  t.not(after.loss, viaEngine.loss);
+  await t.rejects(engine.gradients!(Float32Array.from(input).fill(NaN, 5, 6), w, h, { target }), { code: 'NOT_FINITE' }, 'NaN input through the engine');
+  await t.rejects(engine.gradients!(input, w, h, { target: target.subarray(1) }), { code: 'TARGET_INVALID' });
+  t.throws(() => engine.setCoefficients!(next.slice(1)), { code: 'TRAINABLE_VALUES' });
+  await t.rejects(computeGradients(engine, Float64Array.from(input), w, h, { target }), { code: 'INPUT_SHAPE' }, 'engines take float32');
+  await t.rejects(computeGradients(engine, input, w, h, { target }, { ranks: 5 }), { code: 'RANKS_INVALID' }, 'ranks fixed at build time');
+  await t.rejects(computeGradients(model, input, w, h, { target }), { code: 'RANKS_INVALID' }, 'a model needs ranks');
+  const plain = await createEngine('reference', model);
+  await t.rejects(computeGradients(plain, input, w, h, { target }), { code: 'ENGINE_UNAVAILABLE' }, 'not built for training');
+  await t.rejects(createEngine('reference', model, undefined, { train: { ranks: 0 } }), { code: 'RANKS_INVALID' });
+  const small = await createEngine('reference', model, undefined, { train: { ranks: 8 }, limits: { maxActivationBytes: 2 ** 20 } });
+  await t.rejects(small.gradients!(new Float32Array(3 * 256 * 256), 256, 256, { target: new Uint8Array(256 * 256) }), { code: 'OUT_OF_MEMORY' }, 'the backward\'s memory is budgeted');
+});
+
+t.test('targetFromMask: class indices as they are, a 0/255 mask for 2 classes, anything else refused', async (t) => {
+  t.same(Array.from(targetFromMask([0, 1, 2, 1], 3)), [0, 1, 2, 1]);
+  t.same(Array.from(targetFromMask([0, 255, 255, 0], 2)), [0, 1, 1, 0]);
+  t.same(Array.from(targetFromMask([0, 1, 1, 0], 2)), [0, 1, 1, 0]);
+  t.throws(() => targetFromMask([0, 255, 2], 2), { code: 'TARGET_INVALID' });
+  t.throws(() => targetFromMask([0, 255], 3), { code: 'TARGET_INVALID' });
+});
+
+const BIN = join(PACKAGE_ROOT, 'bin', 'freqreg.js');
+const freqreg = (args: string[]) => {
+  const r = spawnSync(process.execPath, [BIN, 'gradients', ...args], { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 2 ** 20 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+/** A float32 engine against PyTorch float64 (grad README: float32 reaches 1e-5; 10× room for another summation order). */
+const TOL_GRAD_F32 = 1e-4;
+
+t.test('freqreg gradients --json on case a equals the fixture', async (t) => {
+  const dir = fixturesDir(t);
+  if (!dir) return;
+  const grad = join(dir, 'grad');
+  const ref = JSON.parse(readFileSync(join(grad, 'a-tiny-sparse.json'), 'utf8')) as GradCase;
+  const args = [join(grad, ref.model), join(grad, ref.input), join(grad, ref.target), '--json'];
+  const r = freqreg(args);
+  t.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  t.same([out.width, out.height, out.classes, out.ranks, out.engine], [ref.width, ref.height, ref.classes, 64, 'reference']);
+  t.same(out.layers.map((l: FixtureLayer) => [l.name, l.kind, l.shape, l.ranks]), ref.layers.map((l) => [l.name, l.kind, l.shape, l.ranks]), 'names, kinds, shapes, ranks as the fixture');
+  const asResult = (o: { loss: number; ce: number; dice_loss: number; layers: FixtureLayer[] }): GradientResult => ({
+    loss: o.loss, ce: o.ce, diceLoss: o.dice_loss,
+    layers: o.layers.map((l) => ({ name: l.name, kind: 'conv', shape: l.shape as [number, number, number, number], ranks: l.ranks, positions: Int32Array.from(l.positions.flat()), values: Float64Array.from(l.values), grads: Float64Array.from(l.grads) })),
+  });
+  compareWithFixture(t, 'cli reference', asResult(out), ref);
+
+  const human = freqreg(args.slice(0, 3).concat(['--ranks', '8']));
+  t.equal(human.code, 0, human.stderr);
+  t.match(human.stdout, /^loss 1\.594\d+ = cross-entropy 1\.078\d+ \+ Dice loss 0\.5158\d+/);
+  t.match(human.stdout, /outc\.conv\.weight\s+8\s+\d\.\d+e[-+]\d+/);
+
+  // The spectral engine: its gradients once it has a backward pass, a clear refusal until then.
+  const spectral = freqreg(args.concat(['--engine', 'spectral']));
+  if (spectral.code === 0) compareFloat32(t, asResult(JSON.parse(spectral.stdout)), ref);
+  else t.match(spectral.stderr, /ENGINE_UNAVAILABLE/, 'spectral without a backward pass: ENGINE_UNAVAILABLE');
+
+  const bad = (extra: string[], code: RegExp, what: string) => {
+    const e = freqreg(extra);
+    t.not(e.code, 0, what);
+    t.match(e.stderr, code, what);
+  };
+  bad(args.slice(0, 3).concat(['--ranks', '0']), /USAGE/, '--ranks 0');
+  bad(args.slice(0, 3).concat(['--ranks', '1.5']), /USAGE/, '--ranks 1.5');
+  bad(args.slice(0, 3).concat(['--engine', 'dense']), /USAGE/, '--engine dense');
+  bad([args[0], args[1], join(grad, 'b-tiny-3class-target.png')], /TARGET_INVALID/, 'a target of another size');
+  bad(args.slice(0, 2), /USAGE/, 'no TARGET');
+});
+
+function compareFloat32(t: Test, got: GradientResult, ref: GradCase): void {
+  t.ok(Math.abs(got.loss - ref.loss) <= TOL_GRAD_F32 * ref.loss, `spectral loss ${got.loss}`);
+  got.layers.forEach((layer, l) => {
+    const refLayer = ref.layers[l];
+    const byPosition = new Map(refLayer.positions.map((p, r) => [key(p), refLayer.grads[r]]));
+    const scale = Math.max(...refLayer.grads.map(Math.abs));
+    let worst = 0;
+    for (let r = 0; r < layer.ranks; r++) worst = Math.max(worst, Math.abs(layer.grads[r] - byPosition.get(key(layer.positions.subarray(r * 4, r * 4 + 4)))!));
+    t.ok(worst <= TOL_GRAD_F32 * scale, `spectral ${layer.name}: ${(worst / scale).toExponential(2)}`);
+  });
+}
