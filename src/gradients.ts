@@ -11,7 +11,10 @@
  * the first R zig-zag positions (upstream's order), their values and ∂L/∂C there, as the PyTorch
  * fixtures in fixtures/pytorch/grad/ do.
  */
-import { fail } from './errors.js';
+import { fail, toFreqregError } from './errors.js';
+import { DEFAULT_LIMITS } from './formats/limits.js';
+import { checkInputSize } from './input.js';
+import { checkDenseWeights, checkReferenceGradients, type EngineLimits } from './engines/budget.js';
 import type { Engine } from './engines/engine.js';
 import type { GradientResult, LossSpec } from './engines/gradients.js';
 import { referenceGradients } from './engines/reference-backward.js';
@@ -20,6 +23,8 @@ import type { FrModel } from './model.js';
 export interface GradientOptions {
   /** Trainable positions per layer (the first R zig-zag ranks); required for a model, fixed at build time for an engine. */
   ranks?: number;
+  /** For a model: overrides of DEFAULT_LIMITS' engine budgets (the dense weights, the backward's working memory). */
+  limits?: Partial<EngineLimits>;
 }
 
 /** The loss and per-layer gradients, from an engine built for training or from a model (float64 reference). */
@@ -31,7 +36,15 @@ export async function computeGradients(source: Engine | FrModel, input: Float32A
     return source.gradients(input, width, height, loss);
   }
   if (options.ranks === undefined) fail('engine', 'RANKS_INVALID', 'computeGradients on a model needs { ranks }');
-  return referenceGradients(source, input, width, height, loss, options.ranks);
+  const limits: EngineLimits = { maxDenseWeights: DEFAULT_LIMITS.maxDenseWeights, maxActivationBytes: DEFAULT_LIMITS.maxActivationBytes, ...options.limits };
+  try {
+    checkInputSize(width, height);
+    checkDenseWeights(source, limits);
+    checkReferenceGradients(source, width, height, limits);
+    return referenceGradients(source, input, width, height, loss, options.ranks);
+  } catch (e) {
+    throw toFreqregError(e, 'engine');
+  }
 }
 
 /**

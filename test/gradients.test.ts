@@ -244,6 +244,7 @@ t.test('engines built for training: the reference engine\'s gradients and setCoe
   await t.rejects(computeGradients(engine, Float64Array.from(input), w, h, { target }), { code: 'INPUT_SHAPE' }, 'engines take float32');
   await t.rejects(computeGradients(engine, input, w, h, { target }, { ranks: 5 }), { code: 'RANKS_INVALID' }, 'ranks fixed at build time');
   await t.rejects(computeGradients(model, input, w, h, { target }), { code: 'RANKS_INVALID' }, 'a model needs ranks');
+  await t.rejects(computeGradients(model, new Float32Array(0), 4096, 4096, { target: new Uint8Array(0) }, { ranks: 8 }), { code: 'OUT_OF_MEMORY' }, 'a model\'s backward is budgeted before anything is read');
   const plain = await createEngine('reference', model);
   await t.rejects(computeGradients(plain, input, w, h, { target }), { code: 'ENGINE_UNAVAILABLE' }, 'not built for training');
   await t.rejects(createEngine('reference', model, undefined, { train: { ranks: 0 } }), { code: 'RANKS_INVALID' });
