@@ -54,7 +54,7 @@ export interface Segmentation {
   classCount: number;
   width: number;
   height: number;
-  /** Wall time of tensor conversion + forward pass + argmax (ms). Edge runtimes may report 0: their clocks stand still during compute. */
+  /** Wall time of tensor conversion + forward pass + argmax (ms), by the runtime's clock (hosted edge runtimes that advance it only at I/O report 0). */
   ms: number;
 }
 

@@ -120,6 +120,8 @@ t.test(`edge worker, default build: the upstream model (engine ${engine})`, { sk
   const photoPath = join(data, 'testimgs/input/in0000.png');
   const res = await fetch(`${base}/segment`, { method: 'POST', body: full });
   t.equal(res.status, 200, 'in0000.png at 959×640: 200');
+  const ms = Number(res.headers.get('x-freqreg-ms'));
+  t.ok(ms > 0, `x-freqreg-ms reads the real time of the segmentation (${ms} ms), not 0`);
   const got = decodePng(new Uint8Array(await res.arrayBuffer()));
   const want = await nodeClasses(join(data, 'unet_fr.tar.xz'), photoPath, engine, 1);
   const d = maskDiff(got.data, maskToGrey(want.classes, want.classCount), want.width);

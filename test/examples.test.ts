@@ -10,7 +10,7 @@
  * that threads need a Worker (never a failed Atomics.wait), and its mask equals Node's.
  */
 import t from 'tap';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -18,6 +18,7 @@ import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PACKAGE_ROOT, upstreamDir } from './helpers.js';
 import { maskDiff, nodeClasses, startProcess, type Started } from './support/runtimes.js';
+import { installPackage, packPackage } from './support/package.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** toolchain.md §6: flags for a headless Chromium in a container with no network use. */
@@ -45,15 +46,7 @@ async function reply(page: Page, type: Reply['type']): Promise<Reply> {
 
 /** An app folder as a user has it after `npm install`: the example's files, freqreg from the packed tarball, the bundler. */
 function installApp(root: string, example: string, tarball: string, bundler: string): string {
-  const app = join(root, example);
-  mkdirSync(join(app, 'node_modules', 'freqreg'), { recursive: true });
-  for (const f of readdirSync(join(PACKAGE_ROOT, 'examples', example), { withFileTypes: true })) {
-    if (f.isFile()) copyFileSync(join(PACKAGE_ROOT, 'examples', example, f.name), join(app, f.name));
-  }
-  execFileSync('tar', ['xzf', tarball, '-C', join(app, 'node_modules', 'freqreg'), '--strip-components=1']);
-  // The bundler and freqreg's one runtime dependency, from this repository's install.
-  for (const dep of [bundler, 'fflate']) symlinkSync(join(PACKAGE_ROOT, 'node_modules', dep), join(app, 'node_modules', dep), 'dir');
-  return app;
+  return installPackage(join(root, example), tarball, [bundler], join(PACKAGE_ROOT, 'examples', example));
 }
 
 if (!existsSync(CHROMIUM)) {
@@ -79,8 +72,7 @@ if (!existsSync(CHROMIUM)) {
 
   t.before(async () => {
     // The build (pretest) made dist/ and build/; pack what a fresh clone's `npm pack` would.
-    const name = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', root], { cwd: PACKAGE_ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
-    tarball = join(root, name);
+    tarball = packPackage(root);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   });
 
