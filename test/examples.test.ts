@@ -85,6 +85,13 @@ if (!existsSync(CHROMIUM)) {
       const data = upstreamDir(t);
       if (!data) return;
       const app = installApp(root, example, tarball, bundler);
+      // Type-checked as a user's editor sees it: the package's own types, the .wasm imports included.
+      try {
+        execFileSync(process.execPath, [join(PACKAGE_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: app, stdio: 'pipe' });
+        t.pass('the app type-checks against the packed package (tsc)');
+      } catch (e) {
+        t.fail(`tsc: ${(e as { stdout?: Buffer }).stdout?.toString() ?? e}`);
+      }
       buildApp(app);
       const dist = join(app, 'dist');
       t.ok(readdirSync(dist, { recursive: true }).filter((f) => String(f).endsWith('.wasm')).length === 3, 'the three .wasm files are shipped');
@@ -120,7 +127,7 @@ if (!existsSync(CHROMIUM)) {
     // A page of the esbuild app's kind whose script segments on the main thread, cross-origin isolated.
     const app = installApp(join(root, 'main-thread'), 'esbuild-app', tarball, 'esbuild');
     writeFileSync(join(app, 'main-thread.ts'), `
-      import { createBrowserSegmenter, decodePng } from 'freqreg';
+      import { createBrowserSegmenter, decodePng } from 'freqreg/browser';
       import kernels from 'freqreg/kernels.wasm';
       import kernelsMt from 'freqreg/kernels-mt.wasm';
       (window as any).segmentHere = async (model: number[], png: number[]) => {

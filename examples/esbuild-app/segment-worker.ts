@@ -3,8 +3,8 @@
  * may not. esbuild's `file` loader (build.mjs) copies each .wasm file next to this script and
  * gives its URL; createBrowserSegmenter fetches and compiles them.
  */
-import { createBrowserSegmenter, decodePng } from 'freqreg';
-import type { BrowserSegmenter } from 'freqreg';
+import { createBrowserSegmenter, decodePng } from 'freqreg/browser';
+import type { BrowserSegmenter } from 'freqreg/browser';
 import kernels from 'freqreg/kernels.wasm';
 import kernelsMt from 'freqreg/kernels-mt.wasm';
 import xz from 'freqreg/xz.wasm';

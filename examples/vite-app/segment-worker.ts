@@ -3,8 +3,8 @@
  * may not. Vite emits each .wasm file as an asset (`?url` gives its URL; createBrowserSegmenter
  * fetches and compiles it) and bundles freqreg's kernel worker (`?worker`).
  */
-import { createBrowserSegmenter, decodePng } from 'freqreg';
-import type { BrowserSegmenter } from 'freqreg';
+import { createBrowserSegmenter, decodePng } from 'freqreg/browser';
+import type { BrowserSegmenter } from 'freqreg/browser';
 import kernels from 'freqreg/kernels.wasm?url';
 import kernelsMt from 'freqreg/kernels-mt.wasm?url';
 import xz from 'freqreg/xz.wasm?url';
