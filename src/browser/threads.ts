@@ -88,6 +88,9 @@ export async function createWebThreadPool(
   if (!(memory.buffer instanceof SharedArrayBuffer)) {
     throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'threads need a shared WebAssembly memory');
   }
+  if (!canBlock()) {
+    throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', "threads need a dedicated Worker: this thread may not block in Atomics.wait (a page's main thread)");
+  }
   const workers = Array.from({ length: threads - 1 }, () => {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     return { worker: spawn(), ctl: new Int32Array(control), control };
