@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   STORAGE_SIZE: 'storage size differs from what is declared',
   TENSOR_OOB: 'tensor view outside its storage',
   TENSOR_GEOMETRY: 'bad tensor size or stride',
+  TENSOR_OVERLAP: 'tensor view reads a storage element more than once',
   SPARSE_INVALID: 'invalid sparse tensor',
   MODEL_SPEC: 'state dict does not describe a frequency-regularized UNet',
   MODEL_TOO_LARGE: 'model larger than allowed',

@@ -80,7 +80,7 @@ t.test('PyTorch fixtures: .pt and .tar.xz give fixtures.json counts, dtype and l
   }
 });
 
-t.test('tensor reading: float16 exact, strides, offsets, zero strides, sparse order', async (t) => {
+t.test('tensor reading: float16 exact, strides, offsets, zero strides refused, sparse order', async (t) => {
   t.equal(halfToFloat(0x3c00), 1);
   t.equal(halfToFloat(0x0001), 2 ** -24);
   t.equal(halfToFloat(0x7bff), 65504);
@@ -95,8 +95,7 @@ t.test('tensor reading: float16 exact, strides, offsets, zero strides, sparse or
   t.same(transposed.shape, [2, 3]);
   t.same([...transposed.values], [1, 3, 2, 4, 6], 'column-major view read in row-major order; the zero dropped');
   t.same([...transposed.indices], [0, 0, 0, 1, 1, 0, 1, 1, 1, 2]);
-  const broadcast = read(tinyCheckpoint({ numel: 7, offset: 3, size: [3, 2], stride: [0, 1] }, storage)).get('w')!;
-  t.same([...broadcast.values], [3, 4, 3, 4, 3, 4], 'zero stride repeats');
+  t.equal(codeOf(() => read(tinyCheckpoint({ numel: 7, offset: 3, size: [3, 2], stride: [0, 1] }, storage))), 'TENSOR_OVERLAP', 'a zero stride reads elements twice: refused');
 
   const half = new Uint8Array(Uint16Array.from([0x3c00, 0xc000]).buffer);
   const sparse = read(torchZip(statePickle([['s', (w) => w.sparse(
@@ -394,7 +393,8 @@ t.test('torch semantics: allowlisted callables with bad args, persistent ids, ge
   t.equal(one((w) => w.dense({ ...denseView, key: '7' })), 'PICKLE_PERSID', 'key missing from the zip');
   t.equal(one(rebuild((w) => { w.storage('0', 'FloatStorage', 4, 'evil'); w.int(0).intTuple([4]).intTuple([1]).bool(false).orderedDict(); })), 'PICKLE_PERSID', 'location "evil"');
   t.equal(codeOf(() => read(torchZip(statePickle([['a', (w) => w.dense(denseView)], ['b', (w) => w.dense({ ...denseView, type: 'HalfStorage', numel: 8 })]]), storage4))), 'PT_STORAGE_CONFLICT', 'key 0 as float32 ×4 and float16 ×8');
-  t.equal(codeOf(() => read(torchZip(statePickle([['a', (w) => w.dense(denseView)], ['b', (w) => w.dense({ ...denseView, size: [4], stride: [1] })]]), storage4))), 'OK', 'one storage, two views');
+  t.equal(codeOf(() => read(torchZip(statePickle([['a', (w) => w.dense(denseView)], ['b', (w) => w.dense({ ...denseView, size: [4], stride: [1] })]]), storage4))), 'TENSOR_OVERLAP', 'one storage read in full by two views');
+  t.equal(codeOf(() => read(torchZip(statePickle([['a', (w) => w.dense({ ...denseView, size: [3], stride: [1] })], ['b', (w) => w.dense({ ...denseView, offset: 3, size: [1], stride: [1] })]]), storage4))), 'OK', 'one storage, two views that share no element');
 
   t.equal(one((w) => w.dense({ ...denseView, numel: 1000 })), 'STORAGE_SIZE', 'numel 1000 over 16 bytes');
   t.equal(one((w) => w.dense({ ...denseView, numel: 1 })), 'STORAGE_SIZE', 'numel 1 over 16 bytes');
