@@ -99,6 +99,7 @@ export const ERROR_CODES = {
   FILE_NOT_REGULAR: 'not a regular file',
   FILE_TOO_LARGE: 'file larger than allowed',
   FILE_READ: 'file cannot be read',
+  FILE_WRITE: 'file cannot be written',
   OUTPUT_EXISTS: 'output exists',
   OUTPUT_PATH: 'unsafe output path',
   DATA_MISSING: 'data file missing',

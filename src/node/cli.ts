@@ -3,13 +3,14 @@
  * failed (the rest were processed), 2 bad usage, 3 a model or image refused, 4 data missing.
  */
 import { parseArgs } from 'node:util';
-import { FreqregError } from '../errors.js';
+import { toFreqregError } from '../errors.js';
 import { inspectCommand } from './inspect.js';
 import { demoCommand } from './demo.js';
 import { segmentCommand } from './segment.js';
 import { packCommand } from './pack.js';
 import { exportCommand } from './export.js';
 import { EXIT, type Command } from './command.js';
+import { dropOutputWhenClosed } from './stdio.js';
 
 const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
@@ -33,6 +34,8 @@ function commandHelp(name: string, c: Command): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  dropOutputWhenClosed(process.stdout);
+  dropOutputWhenClosed(process.stderr);
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
@@ -57,12 +60,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(parsed.values as Record<string, unknown>, parsed.positionals);
   } catch (e) {
-    if (e instanceof FreqregError) {
-      console.error(`freqreg ${name}: ${e.message} [${e.code}]`);
-      if (e.code === 'USAGE') return EXIT.USAGE;
-      if (e.code === 'DATA_MISSING') return EXIT.DATA_MISSING;
-      return EXIT.REFUSED;
-    }
-    throw e;
+    // Only a one-line FreqregError leaves a command: anything else (a bug, a failed allocation, a
+    // file-system error no check anticipated) is converted, never printed as a stack trace.
+    const error = toFreqregError(e, 'cli');
+    console.error(`freqreg ${name}: ${error.message} [${error.code}]`);
+    if (error.code === 'USAGE') return EXIT.USAGE;
+    if (error.code === 'DATA_MISSING') return EXIT.DATA_MISSING;
+    return EXIT.REFUSED;
   }
 }

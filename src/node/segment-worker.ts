@@ -10,14 +10,17 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toFreqregError, type ErrorCode, type ErrorLayer, type ErrorWhere } from '../errors.js';
+import { checkImageBudget } from '../engines/budget.js';
 import { argmaxClasses } from '../engines/reference.js';
+import { DEFAULT_LIMITS } from '../formats/limits.js';
+import type { FrModel } from '../model.js';
 import type { Engine, EngineName } from '../engines/engine.js';
 import { imageToTensor } from '../input.js';
 import { maskToGrey } from '../metrics.js';
 import { createNodeEngine } from './engines.js';
 import { readRegularFile } from './files.js';
 import { loadModelFile } from './load.js';
-import { decodePng, encodeGreyPng } from './png.js';
+import { decodePng, encodeGreyPng, inspectPng } from './png.js';
 
 export interface SegmentWorkerData {
   modelPath: string;
@@ -41,9 +44,10 @@ function serialize(e: unknown, file?: string): SerializedError {
 
 async function start(port: NonNullable<typeof parentPort>, data: SegmentWorkerData): Promise<void> {
   let engine: Engine;
+  let model: FrModel;
   let inChannels: number;
   try {
-    const { model } = await loadModelFile(data.modelPath);
+    ({ model } = await loadModelFile(data.modelPath));
     inChannels = model.arch.inChannels;
     engine = await createNodeEngine(data.engine, model, data.threads);
   } catch (e) {
@@ -52,7 +56,10 @@ async function start(port: NonNullable<typeof parentPort>, data: SegmentWorkerDa
   }
   port.on('message', async ({ id, file }: { id: number; file: string }) => {
     try {
-      const image = decodePng(await readRegularFile(file, data.maxImageFileBytes));
+      const bytes = await readRegularFile(file, data.maxImageFileBytes);
+      const { width, height } = inspectPng(bytes);
+      checkImageBudget(engine, model, width, height, DEFAULT_LIMITS); // from the header, before decoding
+      const image = decodePng(bytes);
       const logits = await engine.run(imageToTensor(image, inChannels), image.width, image.height);
       const classes = argmaxClasses({ c: logits.classes, h: logits.height, w: logits.width, data: logits.data });
       const mask = encodeGreyPng(maskToGrey(classes, logits.classes), image.width, image.height);
