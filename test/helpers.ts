@@ -2,10 +2,12 @@
  * Shared test helpers: where the data is, and how a test that needs it behaves when it is missing
  * (fails under CI=true, skips with a one-line reason elsewhere).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Test } from 'tap';
 import { join } from 'node:path';
+import { decodeXz } from '../src/formats/xz.js';
 import { findDataDir, findFixturesDir, PACKAGE_ROOT } from '../src/node/data.js';
+import { xzWasmModule } from '../src/node/load.js';
 
 export { PACKAGE_ROOT };
 
@@ -66,4 +68,18 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * The upstream PyTorch logits of in0000.png, (2, 640, 959) float32: `reference/logits0000.f32`,
+ * or as the repository keeps it, `reference/logits0000.f32.xz` read with freqreg's own xz reader.
+ * Throws if neither is there: the test that needs them fails, it does not skip.
+ */
+export function readUpstreamLogits(dir: string): Float32Array {
+  const plain = join(dir, 'reference', 'logits0000.f32');
+  if (existsSync(plain)) return readF32(plain);
+  const packed = new Uint8Array(readFileSync(`${plain}.xz`));
+  const bytes = decodeXz(packed, xzWasmModule(), 64 << 20);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Float32Array.from({ length: bytes.length / 4 }, (_, i) => dv.getFloat32(4 * i, true));
 }
