@@ -103,7 +103,8 @@ const rebuildSparseTensor = (args: Value[], at: number): Value => {
   return wrap({ type: 'sparse tensor', indices, values, size, at });
 };
 
-const GLOBALS: ReadonlyMap<string, PickleGlobal<TorchObject>> = new Map<string, PickleGlobal<TorchObject>>([
+/** The allowlist: exact GLOBAL bytes "module\nname" → what REDUCE does (storage types: nothing). Exported for its test. */
+export const TORCH_GLOBALS: ReadonlyMap<string, PickleGlobal<TorchObject>> = new Map<string, PickleGlobal<TorchObject>>([
   ['collections\nOrderedDict', {
     call: (args, at) => (args.length === 0 ? { kind: 'dict', entries: new Map(), ordered: true } : badArgs(`OrderedDict takes no arguments here, got ${args.length}`, at)),
   }],
@@ -369,7 +370,7 @@ function readSparse(plan: Extract<Plan, { kind: 'sparse' }>): CoeffTensor {
 export function readTorchZip(bytes: Uint8Array, limits: Limits): Map<string, CoeffTensor> {
   const records = locateRecords(readZip(bytes, limits));
   const root = unpickle(readZipEntry(records.archive, records.dataPkl), {
-    globals: GLOBALS, persistentLoad: storageLoader(records), limits,
+    globals: TORCH_GLOBALS, persistentLoad: storageLoader(records), limits,
   });
   if (typeof root !== 'object' || root === null || root.kind !== 'dict') {
     fail('pickle', 'PICKLE_TYPE', `data.pkl holds a ${kindOf(root)}, expected a dict of tensors`, { entry: records.dataPkl.name });
