@@ -84,6 +84,10 @@ export const ERROR_CODES = {
   IMAGE_DATA: 'image data larger than declared',
   IMAGE_TRUNCATED: 'image data shorter than declared',
   PNG_DATA: 'PNG compressed or filtered data is corrupt',
+  IMAGE_FORMAT: 'not an image format freqreg reads (PNG or JPEG)',
+  JPEG_STRUCTURE: 'bad JPEG marker structure',
+  JPEG_UNSUPPORTED: 'JPEG variant not supported',
+  JPEG_DATA: 'JPEG compressed data is corrupt',
   MASK_INVALID: 'masks differ in size or hold a class out of range',
   INPUT_TOO_SMALL: 'input image too small for the network',
   INPUT_SHAPE: 'input does not match the model',
@@ -94,6 +98,12 @@ export const ERROR_CODES = {
   WASM_TRAP: 'WebAssembly kernel trapped',
   OUT_OF_MEMORY: 'working memory larger than allowed',
   TIMEOUT: 'time budget exceeded',
+  // gradients
+  RANKS_INVALID: 'trainable rank count is not a positive integer',
+  TRAINABLE_VALUES: 'values do not match the trainable set',
+  TARGET_INVALID: 'target does not match the logits (wrong size or class out of range)',
+  LOSS_SHAPE: 'loss gradient does not match the logits',
+  NOT_FINITE: 'NaN or infinity where a finite number is needed',
   INTERNAL: 'unexpected internal failure (a bug; please report it)',
   // files and command line
   FILE_NOT_REGULAR: 'not a regular file',
@@ -110,7 +120,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export type ErrorLayer =
   | 'xz' | 'tar' | 'zip' | 'pickle' | 'torch' | 'tensor' | 'model' | 'packed'
-  | 'png' | 'image' | 'engine' | 'wasm' | 'cli' | 'file';
+  | 'png' | 'jpeg' | 'image' | 'engine' | 'wasm' | 'cli' | 'file';
 
 export interface ErrorWhere {
   /** Byte offset in the stream the layer reads. */

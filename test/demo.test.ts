@@ -10,7 +10,7 @@ import { runDemo } from '../src/node/demo.js';
 import { decodePng } from '../src/node/png.js';
 import { maskFromGrey } from '../src/metrics.js';
 import { NEAR_TIE_MARGIN, topTwoMargin } from './support/compare.js';
-import { readUpstreamLogits, upstreamDir } from './helpers.js';
+import { readF32, upstreamDir } from './helpers.js';
 
 /** Average Dice may differ from the upstream's by this much (near-tie pixels may flip). */
 const TOL_AVERAGE_DICE = 1e-4;
@@ -31,7 +31,7 @@ t.test(`demo (${engine} engine, 2 threads) on the 16 upstream test images`, asyn
   const dir = upstreamDir(t);
   if (!dir) return;
   const ref = JSON.parse(readFileSync(join(dir, 'reference', 'reference.json'), 'utf8')) as ReferenceJson;
-  const logits0 = readUpstreamLogits(dir);
+  const logits0 = readF32(join(dir, 'reference', 'logits0000.f32'));
   const out = mkdtempSync(join(tmpdir(), 'freqreg-demo-'));
   const flips: { file: string; count: number; allowed: number; worstMargin: number }[] = [];
   let refMarginViolations = 0;

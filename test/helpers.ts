@@ -1,6 +1,6 @@
 /**
- * Shared test helpers: where the data is, and how a test that needs it behaves when it is missing
- * (fails under CI=true, skips with a one-line reason elsewhere).
+ * Shared test helpers: where the data is (fixtures/upstream and fixtures/pytorch in the repository,
+ * or FREQREG_DATA / FREQREG_FIXTURES), and reading it. Missing data fails the test that needs it.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { Test } from 'tap';
@@ -12,18 +12,16 @@ import { xzWasmModule } from '../src/node/load.js';
 export { PACKAGE_ROOT };
 
 function missing(t: Test, what: string): undefined {
-  const reason = `${what} not found; set ${what === 'upstream data' ? 'FREQREG_DATA' : 'FREQREG_FIXTURES'}`;
-  if (process.env.CI === 'true') t.fail(reason);
-  else t.test(reason, { skip: reason }, () => {});
+  t.fail(`${what} not found (fixtures/ in the repository, or ${what === 'upstream data' ? 'FREQREG_DATA' : 'FREQREG_FIXTURES'})`);
   return undefined;
 }
 
-/** The upstream data dir, or undefined after failing (CI) / skipping (elsewhere) the test. */
+/** The upstream data dir, or undefined after failing the test. */
 export function upstreamDir(t: Test): string | undefined {
   return findDataDir() ?? missing(t, 'upstream data');
 }
 
-/** The PyTorch fixtures dir, or undefined after failing (CI) / skipping (elsewhere) the test. */
+/** The PyTorch fixtures dir, or undefined after failing the test. */
 export function fixturesDir(t: Test): string | undefined {
   return findFixturesDir() ?? missing(t, 'PyTorch fixtures');
 }
@@ -50,9 +48,9 @@ export function readFixtures(dir: string): FixtureInfo[] {
   return JSON.parse(readFileSync(join(dir, 'fixtures.json'), 'utf8')) as FixtureInfo[];
 }
 
-/** Reads a float32 little-endian file. */
+/** Reads a float32 little-endian file; `NAME.f32.xz` (xz-compressed) is read where `NAME.f32` is absent. */
 export function readF32(path: string): Float32Array {
-  const b = readFileSync(path);
+  const b = existsSync(path) ? readFileSync(path) : Buffer.from(decodeXz(readFileSync(`${path}.xz`), xzWasmModule(), 64 << 20));
   const out = new Float32Array(b.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = b.readFloatLE(i * 4);
   return out;
@@ -68,18 +66,4 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/**
- * The upstream PyTorch logits of in0000.png, (2, 640, 959) float32: `reference/logits0000.f32`,
- * or as the repository keeps it, `reference/logits0000.f32.xz` read with freqreg's own xz reader.
- * Throws if neither is there: the test that needs them fails, it does not skip.
- */
-export function readUpstreamLogits(dir: string): Float32Array {
-  const plain = join(dir, 'reference', 'logits0000.f32');
-  if (existsSync(plain)) return readF32(plain);
-  const packed = new Uint8Array(readFileSync(`${plain}.xz`));
-  const bytes = decodeXz(packed, xzWasmModule(), 64 << 20);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return Float32Array.from({ length: bytes.length / 4 }, (_, i) => dv.getFloat32(4 * i, true));
 }

@@ -9,7 +9,7 @@ import { planSpectral } from '../src/engines/spectral-plan.js';
 import { imageToTensor } from '../src/input.js';
 import type { FrModel } from '../src/model.js';
 import { instantiateKernels, type KernelInstance } from '../src/wasm/instance.js';
-import { fixturesDir, PACKAGE_ROOT, readF32, readFixtures, readUpstreamLogits, rng, upstreamDir } from './helpers.js';
+import { fixturesDir, PACKAGE_ROOT, readF32, readFixtures, rng, upstreamDir } from './helpers.js';
 import { syntheticModel } from './support/synthetic.js';
 
 const { PNG } = pngjs;
@@ -351,7 +351,7 @@ t.test('upstream model on in0000.png against the PyTorch logits', async (t) => {
   const { loadModelFile } = await import('../src/node/load.js');
   const { model } = await loadModelFile(join(dir, 'unet_fr.tar.xz'));
   const { width, height, input } = readPngInput(join(dir, 'testimgs', 'input', 'in0000.png'), model.arch.inChannels);
-  const want = readUpstreamLogits(dir);
+  const want = readF32(join(dir, 'reference', 'logits0000.f32'));
   const k = await kernels();
   const engine = createSpectralEngine(k, model);
   const out = await engine.run(input, width, height);

@@ -20,7 +20,9 @@ import { maskToGrey } from '../metrics.js';
 import { createNodeEngine } from './engines.js';
 import { readRegularFile } from './files.js';
 import { loadModelFile } from './load.js';
-import { decodePng, encodeGreyPng, inspectPng } from './png.js';
+import { decodeImage, encodeGreyPng, inspectPng } from './png.js';
+import { readJpegLayout } from '../image/jpeg.js';
+import { imageFormatOf } from '../image/sniff.js';
 
 export interface SegmentWorkerData {
   modelPath: string;
@@ -42,6 +44,17 @@ function serialize(e: unknown, file?: string): SerializedError {
   return { layer: error.layer, code: error.code, message: error.message, where: { ...error.where } };
 }
 
+/** Width and height from a PNG or JPEG header (nothing decoded); undefined for other bytes, which decoding refuses. */
+function headerSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  const format = imageFormatOf(bytes);
+  if (format === 'png') return inspectPng(bytes);
+  if (format === 'jpeg') {
+    const { displayWidth: width, displayHeight: height } = readJpegLayout(bytes);
+    return { width, height };
+  }
+  return undefined;
+}
+
 async function start(port: NonNullable<typeof parentPort>, data: SegmentWorkerData): Promise<void> {
   let engine: Engine;
   let model: FrModel;
@@ -57,9 +70,9 @@ async function start(port: NonNullable<typeof parentPort>, data: SegmentWorkerDa
   port.on('message', async ({ id, file }: { id: number; file: string }) => {
     try {
       const bytes = await readRegularFile(file, data.maxImageFileBytes);
-      const { width, height } = inspectPng(bytes);
-      checkImageBudget(engine, model, width, height, DEFAULT_LIMITS); // from the header, before decoding
-      const image = decodePng(bytes);
+      const size = headerSize(bytes);
+      if (size) checkImageBudget(engine, model, size.width, size.height, DEFAULT_LIMITS); // before decoding
+      const image = decodeImage(bytes);
       const logits = await engine.run(imageToTensor(image, inChannels), image.width, image.height);
       const classes = argmaxClasses({ c: logits.classes, h: logits.height, w: logits.width, data: logits.data });
       const mask = encodeGreyPng(maskToGrey(classes, logits.classes), image.width, image.height);
