@@ -80,7 +80,7 @@ t.test('working memory is checked from the PNG header, before the pixels are dec
   const dir = work();
   writeFileSync(join(dir, 'huge.png'), bogusIdat);
   const r = freqreg(['segment', join(dir, 'huge.png'), '--model', TINY_MODEL, '--out', join(dir, 'out'), '--engine', 'dense']);
-  t.equal(r.code, 1, 'the image failed');
+  t.equal(r.code, 3, 'exit 3: the only image was refused');
   t.match(r.stdout, /huge\.png.*OUT_OF_MEMORY/, 'refused for working memory, not for its data');
   // The same header with real (all-zero) pixel data: decoding would form 768 MiB of input tensor.
   writeFileSync(join(dir, 'zeros.png'), png(ihdr({ width: 16384, height: 4096 }), chunk('IDAT', deflateSync(zeroRows(16384, 4096, 24))), IEND));

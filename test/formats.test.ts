@@ -18,7 +18,9 @@ import { crc32, readZip, readZipEntry } from '../src/formats/zip.js';
 import { detectFormat, readCheckpoint } from '../src/loader.js';
 import { countParameters } from '../src/model.js';
 import { loadModelFile, xzWasmModule } from '../src/node/load.js';
-import { fixturesDir, readFixtures, upstreamDir } from './helpers.js';
+import { fixturesDir, readFixtures, rng, upstreamDir } from './helpers.js';
+import { adler32Bitwise, crc32Bitwise, crc64Bitwise } from './support/checksums.js';
+import { crc32 as pngCrc32 } from '../src/image/png.js';
 import {
   bytesOf, concat, f32Bytes, i64Bytes, paxRecord, PickleWriter, statePickle, tarHeader, torchZip, writeTar, writeZip,
   type ViewSpec,
@@ -504,4 +506,19 @@ t.test('loadModelFile: regular files only, size cap, missing files', async (t) =
   writeFileSync(small, tinyCheckpoint());
   t.equal(await codeOfAsync(loadModelFile(small, { limits: { maxInputBytes: 100 } })), 'FILE_TOO_LARGE', 'over the cap');
   t.equal(await codeOfAsync(loadModelFile(small)), 'MODEL_SPEC', 'a readable checkpoint that is not a UNet');
+});
+
+t.test('checksums: the test writers\' against published check values, the product\'s against them', async (t) => {
+  const check = bytesOf('123456789');
+  t.equal(crc32Bitwise(check), 0xcbf43926, 'CRC-32 check value (ISO-HDLC)');
+  t.equal(crc64Bitwise(check), 0x995dc9bbdf1939fan, 'CRC-64/XZ check value');
+  t.equal(adler32Bitwise(bytesOf('Wikipedia')), 0x11e60398, 'Adler-32 of "Wikipedia"');
+  t.equal(crc32(check), 0xcbf43926, 'zip CRC-32: check value');
+  t.equal(pngCrc32(check), 0xcbf43926, 'PNG CRC-32: check value');
+  const rand = rng(99);
+  for (const n of [0, 1, 3, 255, 4096]) {
+    const data = Uint8Array.from({ length: n }, () => Math.floor(rand() * 256));
+    t.equal(crc32(data), crc32Bitwise(data), `zip CRC-32 of ${n} random bytes = the bitwise one`);
+    t.equal(pngCrc32(data), crc32Bitwise(data), `PNG CRC-32 of ${n} random bytes = the bitwise one`);
+  }
 });

@@ -4,31 +4,10 @@
  * the decoder reads these files as it reads `xz -c` output, and no `xz` binary is needed. Options
  * reach the fields the catalogue abuses: the check type, the dictionary size, the index.
  *
- * The checksums are computed here, bit by bit from their polynomials, not with the product's
- * table-driven CRC-32 (src/formats/zip.ts), so a wrong table there cannot pass a test written here.
+ * The checksums come from test/support/checksums.ts (bit by bit), not from the product's code.
  */
 import { createHash } from 'node:crypto';
-
-/** CRC-32 (ISO-HDLC: reflected polynomial 0xEDB88320, init and final XOR 0xFFFFFFFF), one bit at a time. */
-export function crc32Bitwise(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const b of bytes) {
-    crc ^= b;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-/** CRC-64 (ECMA-182 reflected, polynomial 0xC96C5795D7870F42, as xz uses), one bit at a time. */
-export function crc64Bitwise(bytes: Uint8Array): bigint {
-  const poly = 0xc96c5795d7870f42n, mask = (1n << 64n) - 1n;
-  let crc = mask;
-  for (const b of bytes) {
-    crc ^= BigInt(b);
-    for (let k = 0; k < 8; k++) crc = crc & 1n ? (crc >> 1n) ^ poly : crc >> 1n;
-  }
-  return crc ^ mask;
-}
+import { crc32Bitwise, crc64Bitwise } from './checksums.js';
 
 export type XzCheck = 'none' | 'crc32' | 'crc64' | 'sha256';
 const CHECK_ID: Record<XzCheck, number> = { none: 0x00, crc32: 0x01, crc64: 0x04, sha256: 0x0a };
