@@ -45,9 +45,15 @@ export type { KernelExports } from './wasm/exports.js';
 
 export { imageToTensor, checkInputSize, MIN_SIDE } from './input.js';
 export type { ImageInput } from './input.js';
-export { decodePng, encodePng } from './image/png-fflate.js';
-export { decodePngWith, encodePngWith, inspectPng, DEFAULT_PNG_LIMITS } from './image/png.js';
-export type { DecodedPng, EncodableImage, Inflate, Deflate, PngInfo, PngLimits } from './image/png.js';
+export { decodeImage, decodePng, encodePng } from './image/png-fflate.js';
+export { decodePngWith, encodePngWith, inspectPng, DEFAULT_PNG_LIMITS, EDGE_PNG_LIMITS, DEFAULT_IMAGE_LIMITS, EDGE_IMAGE_LIMITS } from './image/png.js';
+export type { DecodedPng, EncodableImage, ImageLimits, Inflate, Deflate, PngInfo, PngLimits } from './image/png.js';
+export { decodeImageWith } from './image/decode.js';
+export type { DecodedImage } from './image/decode.js';
+export { decodeJpeg, readJpegLayout, MAX_JPEG_SCANS } from './image/jpeg.js';
+export type { JpegInfo, JpegComponent } from './image/jpeg.js';
+export { imageFormatOf } from './image/sniff.js';
+export type { ImageFormat } from './image/sniff.js';
 export { dice, meanDice, maskFromGrey, maskToGrey } from './metrics.js';
 
 export { FreqregError, ERROR_CODES } from './errors.js';
