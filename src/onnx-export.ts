@@ -18,6 +18,9 @@
  *   (Shape → Sub → Div → Concat → Pad), as upstream: diff // 2 before, the rest after.
  * - Input `image`: (1, inChannels, height, width) float32, RGB / 255 as freqreg's engines take it.
  */
+import { toFreqregError } from './errors.js';
+import { checkDenseWeights } from './engines/budget.js';
+import { DEFAULT_LIMITS, type Limits } from './formats/limits.js';
 import type { DoubleConv, FrLayer, FrModel } from './model.js';
 import { UNET_DEPTH } from './model.js';
 import { denseWeights, NORM_EPS } from './engines/reference.js';
@@ -32,6 +35,11 @@ export interface OnnxExportOptions {
   version?: string;
   /** Dense weights of a layer in its PyTorch layout (default: float64 inverse DCT rounded to float32). */
   weights?: (layer: FrLayer) => Float32Array;
+  /**
+   * The graph holds every dense weight, so the engines' dense-weight cap applies (default
+   * DEFAULT_LIMITS.maxDenseWeights: 256 M weights, a 1 GiB file); checked before any is formed.
+   */
+  limits?: Partial<Pick<Limits, 'maxDenseWeights'>>;
 }
 
 /** Builds the graph (nodes and initializers); `encodeOnnxModel` turns it into bytes. */
@@ -112,8 +120,20 @@ export function unetOnnxGraph(model: FrModel, options: OnnxExportOptions = {}): 
   };
 }
 
-/** The model as the bytes of an ONNX file. */
+/**
+ * The model as the bytes of an ONNX file. Throws only FreqregError: MODEL_TOO_LARGE past the
+ * dense-weight cap, OUT_OF_MEMORY if an allocation fails anyway.
+ */
 export function exportOnnx(model: FrModel, options: OnnxExportOptions = {}): Uint8Array {
+  try {
+    checkDenseWeights(model, { ...DEFAULT_LIMITS, ...options.limits });
+    return encodeUnet(model, options);
+  } catch (e) {
+    throw toFreqregError(e, 'model');
+  }
+}
+
+function encodeUnet(model: FrModel, options: OnnxExportOptions): Uint8Array {
   const graph = unetOnnxGraph(model, options);
   let coefficients = 0;
   for (const l of model.layers) coefficients += l.values.length;

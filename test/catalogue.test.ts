@@ -5,8 +5,9 @@
  * asserts error codes; where the project's policy differs from the catalogue's suggestion, or a
  * case does not apply, the row says why (`policy`), and the test asserts what the policy is.
  *
- * Everything is made here (writers in test/support/), so only `npm run build` (for the CLI
- * cases) and the `xz` command (for the .tar.xz cases) are needed; no shared data.
+ * Everything is made here (writers in test/support/, xz streams included) or committed in
+ * test/fixtures/catalogue/, so only `npm run build` (for the CLI cases) is needed; no shared data
+ * and no `xz` command.
  */
 import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -28,6 +29,7 @@ import { decodePng as decodePngPortable } from '../src/image/png-fflate.js';
 import { decodePng, encodeRgbPng } from '../src/node/png.js';
 import { xzWasmModule } from '../src/node/load.js';
 import { PACKAGE_ROOT, rng } from './helpers.js';
+import { xzStored, type XzOptions } from './support/xz-writer.js';
 import { modelDict, writeCheckpoint } from './support/checkpoint.js';
 import { be32, cat, chunk, fixCrcs, ihdr, IEND, makePngCase, png, SIG, validRgb, zeroRows } from './support/png-builder.js';
 import { syntheticModel } from './support/synthetic.js';
@@ -39,7 +41,6 @@ import {
 
 const xz = xzWasmModule();
 const BIN = join(PACKAGE_ROOT, 'bin', 'freqreg.js');
-const HAS_XZ = spawnSync('xz', ['--version']).status === 0;
 const HAS_DIST = existsSync(join(PACKAGE_ROOT, 'dist', 'node', 'segment-worker.js'));
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -109,8 +110,8 @@ interface Case {
   policy?: string;
   /** Why the case cannot run here (it is reported as todo). */
   pending?: string;
-  /** What the case needs beyond Node: the xz command, or dist/ (the CLI). */
-  needs?: ('xz' | 'cli')[];
+  /** What the case needs beyond Node: dist/ (the CLI). */
+  needs?: 'cli'[];
   check: (c: Checker) => void | Promise<void>;
 }
 
@@ -120,10 +121,8 @@ interface Case {
 const read = (bytes: Uint8Array, limits?: Partial<Limits>) => readCheckpoint(bytes, { xz, limits });
 const flip = (bytes: Uint8Array, at: number, mask = 0xff): Uint8Array => { const b = bytes.slice(); b[at] ^= mask; return b; };
 
-/** `xz -c` with its default CRC64 check (or the given options). */
-function xzCompress(data: Uint8Array, options: string[] = []): Uint8Array {
-  return new Uint8Array(execFileSync('xz', ['-c', '-T1', ...options], { input: data, maxBuffer: 1 << 30 }));
-}
+/** One xz stream (uncompressed LZMA2 chunks; CRC64 unless told), written without an `xz` command. */
+const xzCompress = (data: Uint8Array, options: XzOptions = {}): Uint8Array => xzStored(data, options);
 const tarXz = (members: TarSpecMember[], trailer = true) => xzCompress(writeTar(members, trailer));
 
 const denseView: ViewSpec = { key: '0', type: 'FloatStorage', numel: 4, size: [2, 2], stride: [2, 1] };
@@ -202,8 +201,8 @@ function prependConsistently(zip: Uint8Array, junk: Uint8Array): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // The CLI
 
-function freqreg(args: string[], opts: { input?: string } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, input: opts.input });
+function freqreg(args: string[], opts: { input?: string; uid?: number; gid?: number } = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, input: opts.input, uid: opts.uid, gid: opts.gid });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -244,7 +243,7 @@ const PICKLE_DENYLIST: [string, string][] = [
 const CASES: Case[] = [
   // ---------------- xz / tar ----------------
   {
-    n: 1, name: 'empty or wrong container', needs: ['xz'],
+    n: 1, name: 'empty or wrong container', 
     policy: 'The loader picks the format by magic bytes, not by file name: bytes that are neither xz nor zip are UNKNOWN_FORMAT naming what they look like; the xz layer itself says XZ_MAGIC (pre-checked, so xz-decompress never sees empty input).',
     check(c) {
       const plainTar = writeTar([{ name: 'm.pt', data: tinyPt() }]);
@@ -259,7 +258,7 @@ const CASES: Case[] = [
     },
   },
   {
-    n: 2, name: 'truncated xz', needs: ['xz'],
+    n: 2, name: 'truncated xz', 
     check(c) {
       const good = tarXz([{ name: 'm.pt', data: randomPt() }]);
       c.accepts(() => read(good), 'the whole stream');
@@ -267,7 +266,7 @@ const CASES: Case[] = [
     },
   },
   {
-    n: 3, name: 'corrupt block', needs: ['xz'],
+    n: 3, name: 'corrupt block', 
     check(c) {
       const good = tarXz([{ name: 'm.pt', data: randomPt() }]);
       c.refuses('XZ_DATA', () => read(flip(good, good.length >> 1)), 'middle byte flipped');
@@ -276,30 +275,33 @@ const CASES: Case[] = [
   },
   {
     n: 4, name: 'xz bomb',
-    policy: 'The committed 30 KB bomb expands to 200 MiB of zeros: under EDGE_LIMITS (64 MiB) it is DECOMPRESSED_TOO_LARGE as the running count passes the cap; under the Node default (1 GiB) it is within the cap and the empty tar it holds is TAR_EMPTY.',
+    policy: 'The committed 30 KB bomb expands to 200 MiB of zeros: under EDGE_LIMITS (64 MiB) it is DECOMPRESSED_TOO_LARGE as the running count passes the cap; under the Node default (256 MiB) it is within the cap and the empty tar it holds is TAR_EMPTY.',
     check(c) {
       const bomb = new Uint8Array(readFileSync(join(PACKAGE_ROOT, 'test', 'fixtures', 'catalogue', 'zeros-200MiB.xz')));
       c.t.ok(bomb.length < 40_000, `the bomb is ${bomb.length} bytes`);
-      const t0 = performance.now();
-      c.refuses('DECOMPRESSED_TOO_LARGE', () => read(bomb, EDGE_LIMITS), 'edge limits');
+      const edge = c.refuses('DECOMPRESSED_TOO_LARGE', () => read(bomb, EDGE_LIMITS), 'edge limits');
+      c.t.ok((edge?.where.offset ?? Infinity) <= bomb.length, 'refused at a byte of the input, not after expanding it');
       c.refuses('DECOMPRESSED_TOO_LARGE', () => read(bomb, { maxDecompressedBytes: 2 ** 20 }), '1 MiB cap');
-      c.t.ok(performance.now() - t0 < 5000, `refused in ${(performance.now() - t0).toFixed(0)} ms`);
-      c.refuses('TAR_EMPTY', () => read(bomb), 'default limits: 200 MiB < 1 GiB');
+      const lying = xzCompress(new Uint8Array(3 << 20), { indexUncompressed: 1 << 10 });
+      c.refuses('XZ_DATA', () => decodeXz(lying, xz, 2 << 20), 'an index declaring 1 KiB of a 3 MiB output: refused as the output passes it');
+      c.refuses('DECOMPRESSED_TOO_LARGE', () => decodeXz(xzCompress(new Uint8Array(3 << 20)), xz, 2 << 20), '3 MiB declared and produced, cap 2 MiB');
+      c.refuses('TAR_EMPTY', () => read(bomb), 'default limits: 200 MiB < 256 MiB');
     },
   },
   {
-    n: 5, name: 'dictionary or check type', needs: ['xz'],
+    n: 5, name: 'dictionary or check type', 
     check(c) {
       const tar = writeTar([{ name: 'm.pt', data: tinyPt() }]);
-      c.refuses('XZ_MEMLIMIT', () => read(xzCompress(tar, ['--lzma2=dict=256MiB'])), '--lzma2=dict=256MiB');
-      c.refuses('XZ_UNSUPPORTED_CHECK', () => read(xzCompress(tar, ['-C', 'sha256'])), '-C sha256');
-      c.refuses('XZ_UNSUPPORTED_CHECK', () => read(xzCompress(tar, ['-C', 'none'])), '-C none');
-      c.accepts(() => read(xzCompress(tar, ['-C', 'crc32'])), '-C crc32');
-      c.accepts(() => read(xzCompress(tar, ['-C', 'crc64'])), '-C crc64');
+      c.refuses('XZ_MEMLIMIT', () => read(xzCompress(tar, { dictionaryByte: 32 })), 'a 256 MiB dictionary (--lzma2=dict=256MiB)');
+      c.refuses('XZ_UNSUPPORTED_CHECK', () => read(xzCompress(tar, { check: 'sha256' })), '-C sha256');
+      c.refuses('XZ_UNSUPPORTED_CHECK', () => read(xzCompress(tar, { check: 'none' })), '-C none');
+      c.accepts(() => read(xzCompress(tar, { check: 'crc32' })), '-C crc32');
+      c.accepts(() => read(xzCompress(tar, { check: 'crc64' })), '-C crc64');
+      c.accepts(() => read(xzCompress(tar, { dictionaryByte: 28 })), 'a 64 MiB dictionary, the cap');
     },
   },
   {
-    n: 6, name: 'trailing data', needs: ['xz'],
+    n: 6, name: 'trailing data', 
     check(c) {
       const good = tarXz([{ name: 'm.pt', data: tinyPt() }]);
       c.refuses('XZ_TRAILING', () => read(concat(good, good)), 'a second stream');
@@ -308,7 +310,7 @@ const CASES: Case[] = [
     },
   },
   {
-    n: 7, name: 'traversal names', needs: ['xz'],
+    n: 7, name: 'traversal names', 
     check(c) {
       for (const name of ['../../m.pt', '/abs/m.pt', 'C:\\m.pt', 'a\\..\\m.pt']) c.refuses('TAR_NAME', () => read(tarXz([{ name, data: tinyPt() }])), JSON.stringify(name));
       const nul = new Uint8Array(100);
@@ -317,14 +319,14 @@ const CASES: Case[] = [
     },
   },
   {
-    n: 8, name: 'link and special members', needs: ['xz'],
+    n: 8, name: 'link and special members', 
     check(c) {
       for (const type of ['1', '2', '3', '4', '6']) c.refuses('TAR_TYPE', () => read(tarXz([{ name: 'model.pt', type }])), `typeflag ${type}`);
       c.accepts(() => read(tarXz([{ name: 'd/', type: '5' }, { name: 'd/model.pt', type: '\0', data: tinyPt() }])), 'directory, then typeflag NUL');
     },
   },
   {
-    n: 9, name: 'size field abuse', needs: ['xz'],
+    n: 9, name: 'size field abuse', 
     policy: 'A well-formed size larger than the bytes left is TAR_TRUNCATED: from inside the archive it cannot be told from a truncated member (src/formats/tar.ts); malformed, negative or > 2^53 sizes are TAR_SIZE.',
     check(c) {
       const field = (bytes: number[]) => { const f = new Uint8Array(12); f.set(bytes); return f; };
@@ -336,7 +338,7 @@ const CASES: Case[] = [
     },
   },
   {
-    n: 10, name: 'header checksum', needs: ['xz'],
+    n: 10, name: 'header checksum', 
     check(c) {
       c.refuses('TAR_CHECKSUM', () => read(xzCompress(flip(writeTar([{ name: 'm.pt', data: tinyPt() }]), 1, 0x01))), 'a name byte flipped');
       // A signed-sum checksum (old tars with high-bit names) is accepted.
@@ -350,7 +352,7 @@ const CASES: Case[] = [
     },
   },
   {
-    n: 11, name: 'pax and GNU long records', needs: ['xz'],
+    n: 11, name: 'pax and GNU long records', 
     policy: 'The most specific code wins: pax size=1e18 is a bad size (TAR_SIZE), pax path=../x a bad name (TAR_NAME); records over the 64 KiB cap, pax or GNU L, are TAR_HEADER_TOO_LARGE; GNU L/K members are refused outright (TAR_TYPE) when small.',
     check(c) {
       const pax = (records: string) => ({ name: 'PaxHeader', type: 'x', data: bytesOf(records) });
@@ -364,24 +366,24 @@ const CASES: Case[] = [
     },
   },
   {
-    n: 12, name: 'ambiguous model', needs: ['xz'],
+    n: 12, name: 'ambiguous model', 
     check(c) {
       c.refuses('TAR_AMBIGUOUS', () => read(tarXz([{ name: 'model.pt', data: tinyPt() }, { name: 'model.pt', data: tinyPt() }])), 'model.pt twice');
       c.refuses('TAR_AMBIGUOUS', () => read(tarXz([{ name: 'a.pt', data: tinyPt() }, { name: 'b.pth', data: tinyPt() }])), 'a.pt and b.pth');
     },
   },
   {
-    n: 13, name: 'flood or truncation', needs: ['xz'],
+    n: 13, name: 'flood or truncation', 
     policy: 'A tar without its zero-block trailer is accepted when it ends exactly at a header boundary (GNU tar reads it too). The xz layer decodes the whole stream before the tar is read (nothing unverified is parsed), so a member flood costs at most maxDecompressedBytes of memory; the member cap then refuses it at the 65th header.',
     check(c) {
       const header = tarHeader({ name: 'd/', type: '5' });
       const flood = new Uint8Array(100_000 * 512);
       for (let i = 0; i < 100_000; i++) flood.set(header, i * 512);
-      const packed = xzCompress(flood);
+      const packed = new Uint8Array(readFileSync(join(PACKAGE_ROOT, 'test', 'fixtures', 'catalogue', 'tar-flood-100k.xz')));
       c.t.ok(packed.length < 100_000, `10^5 members in ${packed.length} bytes of xz`);
-      const t0 = performance.now();
+      const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+      c.t.equal(sha(decodeXz(packed, xz, DEFAULT_LIMITS.maxDecompressedBytes)), sha(flood), 'the committed file holds exactly that flood');
       c.refuses('TAR_TOO_MANY_ENTRIES', () => read(packed), '10^5 empty members');
-      c.t.ok(performance.now() - t0 < 5000, `refused in ${(performance.now() - t0).toFixed(0)} ms`);
       c.refuses('DECOMPRESSED_TOO_LARGE', () => read(packed, EDGE_LIMITS.maxDecompressedBytes > flood.length ? { maxDecompressedBytes: 2 ** 20 } : EDGE_LIMITS), 'the same under a 1 MiB cap');
       const tar = writeTar([{ name: 'm.pt', data: randomPt() }]);
       c.refuses('TAR_TRUNCATED', () => read(xzCompress(tar.subarray(0, 512 + 4000))), 'the tar ends inside the .pt');
@@ -391,7 +393,7 @@ const CASES: Case[] = [
 
   // ---------------- zip (.pt) ----------------
   {
-    n: 14, name: 'legacy torch formats', needs: ['xz'],
+    n: 14, name: 'legacy torch formats', 
     check(c) {
       c.refuses('PT_LEGACY_UNSUPPORTED', () => read(bytesOf('\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.')), 'magic-number pickle stream');
       c.refuses('PT_LEGACY_UNSUPPORTED', () => read(bytesOf('\x80\x02}q\x00.')), 'a bare pickle');
@@ -657,10 +659,9 @@ const CASES: Case[] = [
       c.refuses('PICKLE_DEPTH', () => read(pkl(nested.stop().bytes())), 'lists nested 10^4 deep through the memo');
       const big = new Uint8Array(50 * 10 ** 6);
       for (let i = 2; i < big.length; i += 2) { big[i] = 0x4e; big[i + 1] = 0x30; }
-      big.set([0x80, 0x02]);
-      const t0 = performance.now();
-      c.refuses('PICKLE_TOO_LARGE', () => read(pkl(big)), '50 MB of N0');
-      c.t.ok(performance.now() - t0 < 3000, `refused in ${(performance.now() - t0).toFixed(0)} ms (CRC included)`);
+      // Starting with a GLOBAL that is not allowed: PICKLE_GLOBAL if anything were interpreted before the size check.
+      big.set(bytesOf('\x80\x02cos\nsystem\n'));
+      c.refuses('PICKLE_TOO_LARGE', () => read(pkl(big)), '50 MB of N0 after os.system: refused before interpreting');
     },
   },
   {
@@ -727,7 +728,7 @@ const CASES: Case[] = [
   },
   {
     n: 49, name: 'malformed geometry',
-    policy: 'Zero and permuted strides are materialised (read in row-major order), not refused.',
+    policy: 'Permuted (and padded) strides are read in row-major order. Views that read a storage element twice — a zero stride, overlapping strides, or several tensors reading more than their storages hold — are refused (TENSOR_OVERLAP) before anything is read: torch.save writes a parameter with its own storage, and reading such a view would cost its declared size, not the bytes present.',
     check(c) {
       c.refuses('TENSOR_GEOMETRY', () => read(tinyPt({ size: [2, 2], stride: [1] })), 'len(size) ≠ len(stride)');
       c.refuses('TENSOR_GEOMETRY', () => read(tinyPt({ size: [2, 2], stride: [-2, 1] })), 'negative stride');
@@ -735,8 +736,15 @@ const CASES: Case[] = [
       const storage = { 0: f32Bytes([9, 1, 2, 3, 4, 0, 6]) };
       const permuted = c.accepts(() => read(tinyPt({ numel: 7, offset: 1, size: [2, 3], stride: [1, 2] }, storage)).get('w')!, 'permuted strides');
       c.t.same([...(permuted?.values ?? [])], [1, 3, 2, 4, 6], 'permuted: row-major values');
-      const zero = c.accepts(() => read(tinyPt({ numel: 7, offset: 3, size: [3, 2], stride: [0, 1] }, storage)).get('w')!, 'zero stride');
-      c.t.same([...(zero?.values ?? [])], [3, 4, 3, 4, 3, 4], 'zero stride: repeated values');
+      c.refuses('TENSOR_OVERLAP', () => read(tinyPt({ numel: 7, offset: 3, size: [3, 2], stride: [0, 1] }, storage)), 'zero stride');
+      c.refuses('TENSOR_OVERLAP', () => read(tinyPt({ numel: 7, size: [3, 3], stride: [2, 1] }, storage)), 'overlapping strides (3,3):(2,1)');
+      c.refuses('TENSOR_OVERLAP', () => read(tinyPt({ numel: 7, size: [2, 2, 2], stride: [1, 2, 2] }, storage)), 'two axes with one stride');
+      const twice = torchZip(statePickle([['a', (w) => w.dense(denseView)], ['b', (w) => w.dense(denseView)]]), storage4);
+      c.refuses('TENSOR_OVERLAP', () => read(twice), 'two tensors reading one 4-element storage in full');
+      const halves = torchZip(statePickle([['a', (w) => w.dense({ ...denseView, size: [2], stride: [1] })], ['b', (w) => w.dense({ ...denseView, offset: 2, size: [2], stride: [1] })]]), storage4);
+      c.accepts(() => read(halves), 'two tensors reading the two halves of one storage');
+      const padded = c.accepts(() => read(tinyPt({ numel: 7, size: [2, 2], stride: [4, 1] }, storage)).get('w')!, 'padded rows (2,2):(4,1)');
+      c.t.same([...(padded?.values ?? [])], [9, 1, 4], 'padded rows: row-major values, zeros dropped');
     },
   },
   {
@@ -872,9 +880,7 @@ const CASES: Case[] = [
     check(c) {
       const bomb = png(ihdr({ width: 16, height: 16, colorType: 6, interlace: 1 }), chunk('IDAT', deflateSync(new Uint8Array(64 * 2 ** 20))), IEND);
       const before = process.memoryUsage().arrayBuffers;
-      const t0 = performance.now();
       c.refusesPng('IMAGE_DATA', bomb, `16×16 Adam7, 64 MiB of zeros in ${bomb.length} bytes`);
-      c.t.ok(performance.now() - t0 < 2000, `refused in ${(performance.now() - t0).toFixed(0)} ms`);
       c.t.ok(process.memoryUsage().arrayBuffers - before < 8 * 2 ** 20, 'memory bounded');
     },
   },
@@ -1068,18 +1074,23 @@ const CASES: Case[] = [
   },
   {
     n: 71, name: 'races and permissions', needs: ['cli'],
-    policy: 'EACCES is checked only when not running as root (root reads a mode-000 file).',
+    policy: 'Root reads a mode-000 file, so as root the command runs as the unprivileged user 65534 (nobody) and the EACCES check still applies.',
     check(c) {
       const w = cliWorkspace();
       writeFileSync(join(w.inputs, 'a.png'), w.goodPng);
       mkdirSync(join(w.inputs, 'dir.png'));
       writeFileSync(join(w.inputs, 'locked.png'), w.goodPng);
       chmodSync(join(w.inputs, 'locked.png'), 0);
-      const r = freqreg(['segment', w.inputs, join(w.inputs, 'deleted.png'), '--model', w.model, '--out', w.out, '--threads', '1']);
+      const user = IS_ROOT ? { uid: 65534, gid: 65534 } : {};
+      if (IS_ROOT) {
+        mkdirSync(w.out);
+        for (const [path, mode] of [[w.dir, 0o755], [w.inputs, 0o755], [w.out, 0o777], [w.model, 0o644]] as const) chmodSync(path, mode);
+      }
+      const r = freqreg(['segment', w.inputs, join(w.inputs, 'deleted.png'), '--model', w.model, '--out', w.out, '--threads', '1'], user);
       c.t.equal(r.code, 1, 'exit 1');
       c.t.match(r.stdout, /dir\.png: .*FILE_NOT_REGULAR/, 'EISDIR: a folder named dir.png');
       c.t.match(r.stdout, /deleted\.png: .*FILE_READ/, 'a file gone before it is read');
-      if (!IS_ROOT) c.t.match(r.stdout, /locked\.png: .*FILE_READ/, 'EACCES');
+      c.t.match(r.stdout, /locked\.png: .*FILE_READ/, `EACCES${IS_ROOT ? ' (as user 65534)' : ''}`);
       c.t.ok(readdirSync(w.out).includes('a-mask.png'), 'the good image is still done');
       c.t.match(r.stdout, /images segmented, \d+ failed:/, 'a summary');
       rmSync(w.dir, { recursive: true, force: true });
@@ -1091,21 +1102,19 @@ const CASES: Case[] = [
     check(c) {
       const w = cliWorkspace();
       writeFileSync(join(w.inputs, 'a.png'), w.goodPng);
-      const rand = rng(5);
-      writeFileSync(join(w.inputs, 'b-slow.png'), encodeRgbPng(Uint8Array.from({ length: 1024 * 1024 * 3 }, () => Math.floor(rand() * 256)), 1024, 1024));
+      // 2048×2048 through the float64 reference engine: about 10 s here, several times the 4 s
+      // budget on any machine, while loading the tiny model and the 24×20 images take milliseconds.
+      writeFileSync(join(w.inputs, 'b-slow.png'), encodeRgbPng(new Uint8Array(2048 * 2048 * 3), 2048, 2048));
       writeFileSync(join(w.inputs, 'c.png'), w.goodPng);
       writeFileSync(join(w.inputs, `${'n'.repeat(240)}.png`), w.goodPng);
       for (let i = 0; i < 300; i++) writeFileSync(join(w.inputs, `junk${String(i).padStart(3, '0')}.png`), bytesOf('not a png'));
-      const t0 = performance.now();
-      const r = freqreg(['segment', w.inputs, '--model', w.model, '--out', w.out, '--engine', 'reference', '--threads', '1', '--timeout', '1.5']);
-      const seconds = (performance.now() - t0) / 1000;
+      const r = freqreg(['segment', w.inputs, '--model', w.model, '--out', w.out, '--engine', 'reference', '--threads', '1', '--timeout', '4']);
       c.t.equal(r.code, 1, 'exit 1');
       c.t.match(r.stdout, /b-slow\.png: .*TIMEOUT/, 'the slow image is stopped and reported');
       const outs = readdirSync(w.out);
       c.t.ok(outs.includes('a-mask.png') && outs.includes('c-mask.png'), 'the images before and after it are done');
       c.t.ok(outs.includes(`${'n'.repeat(100)}-mask.png`), 'a 240-character name gives a 100-character stem');
       c.t.match(r.stdout, /3 of 304 images segmented, 301 failed/, 'summary');
-      c.t.ok(seconds < 60, `all in ${seconds.toFixed(1)} s`);
       rmSync(w.dir, { recursive: true, force: true });
     },
   },
@@ -1118,8 +1127,10 @@ t.test('the table covers cases 1–72 once each, in order', async (t) => {
 });
 
 for (const k of CASES) {
-  const missing = (k.needs ?? []).filter((n) => (n === 'xz' ? !HAS_XZ : !HAS_DIST));
-  const skip = missing.length ? `needs ${missing.map((n) => (n === 'xz' ? 'the xz command' : 'npm run build')).join(' and ')}` : false;
+  const missing = (k.needs ?? []).filter(() => !HAS_DIST);
+  // Without dist/ the CLI cases cannot run: a skip elsewhere, a failure under CI.
+  const skip = missing.length && process.env.CI !== 'true' ? 'needs npm run build' : false;
+  if (missing.length && process.env.CI === 'true') t.fail(`#${k.n} ${k.name} needs npm run build (dist/ is missing)`);
   t.test(`#${k.n} ${k.name}`, { todo: k.pending ?? false, skip }, async (t) => {
     if (k.pending) return;
     if (k.policy) t.comment(`policy: ${k.policy}`);

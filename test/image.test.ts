@@ -18,6 +18,8 @@ import { PANEL_GAP, panelPng, panelSize, reportHtml, writeReport, escapeHtml } f
 import { Progress, formatDuration } from '../src/node/progress.js';
 import { rng, upstreamDir } from './helpers.js';
 import { IEND, SIG, be32, cat, chunk, ihdr, makePngCase as makeCase, png, validRgb, zeroRows } from './support/png-builder.js';
+import { adler32Bitwise } from './support/checksums.js';
+import { decodePng as decodePngPortable } from '../src/image/png-fflate.js';
 
 const { PNG } = pngjs;
 
@@ -463,4 +465,17 @@ t.test('progress: TTY redraws in place, logs print plain throttled lines, silent
   t.same(quiet.writes, [], 'silent');
 
   t.same([formatDuration(0), formatDuration(61_000), formatDuration(3_725_000), formatDuration(NaN)], ['0:00', '1:01', '1:02:05', '--:--']);
+});
+
+t.test('Adler-32: both decoders check it, on a zlib stream written by hand (stored block, Adler-32 from its definition)', async (t) => {
+  const h = ihdr({ width: 4, height: 2, colorType: 0 });
+  const rows = Uint8Array.from([0, 10, 20, 30, 40, 0, 50, 60, 70, 80]); // filter 0, then 4 grey samples, twice
+  const zlib = (adler: number) => Uint8Array.from([0x78, 0x01, 0x01, rows.length, 0, ~rows.length & 0xff, 0xff, ...rows, ...be32(adler)]);
+  const good = png(h, chunk('IDAT', zlib(adler32Bitwise(rows))), IEND);
+  for (const [name, decode] of [['node', decodePng], ['portable', decodePngPortable]] as const) {
+    t.same([...decode(good).data], [10, 20, 30, 40, 50, 60, 70, 80], `${name}: the right Adler-32 decodes`);
+    for (const delta of [1, 0x10000]) {
+      throwsCode(t, () => decode(png(h, chunk('IDAT', zlib((adler32Bitwise(rows) + delta) >>> 0)), IEND)), 'PNG_DATA', `${name}: Adler-32 off by ${delta} (${delta === 1 ? 'sum a' : 'sum b'})`);
+    }
+  }
 });

@@ -25,6 +25,8 @@ import { createNodeEngine } from '../src/node/engines.js';
 import { loadModelFile, xzWasmModule } from '../src/node/load.js';
 import { fixturesDir, PACKAGE_ROOT, readFixtures, rng, upstreamDir } from './helpers.js';
 import { craftFrq, frqVarint } from './support/frq-builder.js';
+import { modelDict, writeCheckpoint } from './support/checkpoint.js';
+import { syntheticModel } from './support/synthetic.js';
 
 const BIN = join(PACKAGE_ROOT, 'bin', 'freqreg.js');
 /** The issue's budget for the packed upstream model. */
@@ -252,6 +254,25 @@ t.test('PyTorch fixtures: byte-identical round trips, float16 stays float16, den
       t.equal(code, 0x28, `${f.name}: zig-zag, float16 values, float32 source`);
     }
   }
+});
+
+t.test('a model whose coefficients are not float16: stored as float32, bit-identical, same logits as its .pt', async (t) => {
+  const model = syntheticModel({ width: 4, nnzPerLayer: 9, seed: 71 });
+  const dict = modelDict(model);
+  const inexact = [...dict.values()].flatMap((x) => [...x.values]).filter((v) => exactHalfBits(new Uint32Array(Float32Array.of(v).buffer)[0]) === -1);
+  t.ok(inexact.length > 0.9 * model.layers.length * 9, `${inexact.length} coefficients are not exactly a float16`);
+  const packed = writePacked(dict);
+  const read = readPacked(packed);
+  sameStateDict(t, read, dict, 'non-float16');
+  t.ok([...read.values()].every((x) => x.dtype === 'float32'), 'float32 kept');
+  t.equal(packed[15] & 4, 4, 'the first tensor is coded with float32 values');
+  const fromPt = await createNodeEngine('dense', loadModel(writeCheckpoint(dict)), 1);
+  const fromFrq = await createNodeEngine('dense', loadModel(packed), 1);
+  const input = Float32Array.from({ length: 3 * 20 * 24 }, (_, i) => ((i * 37) % 101) / 100);
+  const a = await fromPt.run(input, 24, 20), b = await fromFrq.run(input, 24, 20);
+  await fromPt.dispose();
+  await fromFrq.dispose();
+  t.same([...b.data], [...a.data], 'identical logits from the .pt and the .frq');
 });
 
 // ---------- export ----------

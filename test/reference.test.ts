@@ -4,6 +4,26 @@ import { dctBasis } from '../src/dct.js';
 import { syntheticModel } from './support/synthetic.js';
 import { rng } from './helpers.js';
 
+t.test('dctBasis: published values of the orthonormal DCT, and orthonormality', async (t) => {
+  // norm='ortho' DCT-II/III matrices (scipy.fft.dct(np.eye(N), norm='ortho') transposed), exact forms.
+  const known: [number, number, number, number][] = [
+    [1, 0, 0, 1],
+    [2, 0, 0, Math.SQRT1_2], [2, 1, 0, Math.SQRT1_2], [2, 1, 1, -Math.SQRT1_2],
+    [4, 0, 3, 0.5], [4, 1, 0, 0.6532814824381883], [4, 1, 1, 0.2705980500730985], [4, 2, 0, 0.5], [4, 2, 1, -0.5], [4, 3, 3, -0.2705980500730985],
+    [3, 1, 0, Math.sqrt(2 / 3) * Math.cos(Math.PI / 6)], [3, 2, 1, -Math.sqrt(2 / 3)],
+  ];
+  for (const [N, k, n, want] of known) t.ok(Math.abs(dctBasis(N, k, n) - want) < 1e-15, `φ_${k}^${N}(${n}) = ${want}`);
+  for (const N of [1, 2, 3, 7, 64]) {
+    let worst = 0;
+    for (let j = 0; j < N; j++) for (let k = 0; k < N; k++) {
+      let dot = 0;
+      for (let n = 0; n < N; n++) dot += dctBasis(N, j, n) * dctBasis(N, k, n);
+      worst = Math.max(worst, Math.abs(dot - (j === k ? 1 : 0)));
+    }
+    t.ok(worst < 1e-12, `N=${N}: rows orthonormal (worst ${worst.toExponential(1)})`);
+  }
+});
+
 t.test('denseWeights equals the direct sum of separable cosines', async (t) => {
   const model = syntheticModel({ width: 4, seed: 7 });
   for (const layer of [model.inc.conv1, model.down[1].conv2, model.up[0].up, model.outc]) {

@@ -195,6 +195,15 @@ function mib(bytes: number): string {
   return (bytes / 2 ** 20).toFixed(1);
 }
 
+/**
+ * The size and working-memory checks `run` makes, for a caller that knows the image's size before
+ * decoding it (from a PNG header): a refused image then costs its header, not its pixels.
+ */
+export function checkImageBudget(engine: Engine, model: FrModel, width: number, height: number, limits: EngineLimits): void {
+  checkInputSize(width, height);
+  checkActivations(model, formOf(engine), width, height, limits, engine.threads);
+}
+
 function formOf(engine: Engine): EngineForm {
   return engine.form === 'dense' || engine.form === 'reference' ? engine.form : 'spectral';
 }

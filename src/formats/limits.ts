@@ -56,10 +56,18 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 
+/**
+ * The largest checkpoint a model of this architecture needs: the upstream UNet (31 M weights) with
+ * every coefficient stored, as float32, is 124 MB; the FR file itself is 4.5 KB (41.5 KiB as .pt).
+ * Model files and xz output are capped at twice that, so refusing or accepting one never costs
+ * more than about 256 MiB of input.
+ */
+const MAX_MODEL_BYTES = 256 * MiB;
+
 /** Defaults for Node and other hosts with memory to spare. */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
-  maxInputBytes: 512 * MiB,
-  maxDecompressedBytes: 1 * GiB,
+  maxInputBytes: MAX_MODEL_BYTES,
+  maxDecompressedBytes: MAX_MODEL_BYTES,
   maxTarMembers: 64,
   maxTarNameBytes: 255,
   maxTarExtendedHeaderBytes: 64 * KiB,

@@ -103,7 +103,8 @@ const rebuildSparseTensor = (args: Value[], at: number): Value => {
   return wrap({ type: 'sparse tensor', indices, values, size, at });
 };
 
-const GLOBALS: ReadonlyMap<string, PickleGlobal<TorchObject>> = new Map<string, PickleGlobal<TorchObject>>([
+/** The allowlist: exact GLOBAL bytes "module\nname" → what REDUCE does (storage types: nothing). Exported for its test. */
+export const TORCH_GLOBALS: ReadonlyMap<string, PickleGlobal<TorchObject>> = new Map<string, PickleGlobal<TorchObject>>([
   ['collections\nOrderedDict', {
     call: (args, at) => (args.length === 0 ? { kind: 'dict', entries: new Map(), ordered: true } : badArgs(`OrderedDict takes no arguments here, got ${args.length}`, at)),
   }],
@@ -223,7 +224,30 @@ function checkView(t: DenseTensor, tensor: string, limits: Limits): CheckedView 
   if (numel > 0 ? last >= storageNumel : t.offset > storageNumel) {
     fail('tensor', 'TENSOR_OOB', `view (offset ${t.offset}, size [${t.size}], stride [${t.stride}]) reaches element ${last} of a ${storageNumel}-element storage`, { tensor });
   }
+  checkNoOverlap(t, tensor);
   return { shape, stride: t.stride.map(Number), offset: Number(t.offset), numel, storage: t.storage };
+}
+
+/**
+ * Refuses a view that reads a storage element twice (a zero stride, or strides that overlap), so
+ * the work of reading a tensor is bounded by its storage's bytes, not by the size it declares.
+ * torch.save writes a parameter's own storage and view; a state dict's tensors never alias
+ * themselves (`expand`, `as_strided` views are not parameters). Sufficient condition, checked on
+ * the axes of extent > 1 sorted by stride: each stride is larger than the furthest element the
+ * smaller-stride axes reach (a mixed-radix numbering, hence one-to-one). Permuted and padded
+ * strides pass.
+ */
+function checkNoOverlap(t: DenseTensor, tensor: string): void {
+  const axes = t.size.map((size, i) => ({ size, stride: t.stride[i] })).filter((a) => a.size > 1n);
+  if (axes.length === 0 || t.size.some((d) => d === 0n)) return;
+  axes.sort((a, b) => (a.stride < b.stride ? -1 : a.stride > b.stride ? 1 : 0));
+  let reach = 0n; // furthest offset the axes so far reach
+  for (const { size, stride } of axes) {
+    if (stride <= reach) {
+      fail('tensor', 'TENSOR_OVERLAP', `view (size [${t.size}], stride [${t.stride}]) reads storage elements more than once`, { tensor });
+    }
+    reach += (size - 1n) * stride;
+  }
 }
 
 function requireFloat(view: CheckedView, tensor: string): void {
@@ -346,18 +370,27 @@ function readSparse(plan: Extract<Plan, { kind: 'sparse' }>): CoeffTensor {
 export function readTorchZip(bytes: Uint8Array, limits: Limits): Map<string, CoeffTensor> {
   const records = locateRecords(readZip(bytes, limits));
   const root = unpickle(readZipEntry(records.archive, records.dataPkl), {
-    globals: GLOBALS, persistentLoad: storageLoader(records), limits,
+    globals: TORCH_GLOBALS, persistentLoad: storageLoader(records), limits,
   });
   if (typeof root !== 'object' || root === null || root.kind !== 'dict') {
     fail('pickle', 'PICKLE_TYPE', `data.pkl holds a ${kindOf(root)}, expected a dict of tensors`, { entry: records.dataPkl.name });
   }
   const plans: Plan[] = [];
   let elements = 0;
+  // Elements the views read, against the elements their storages hold: views may share a storage
+  // but never read more than is stored, so reading costs at most the bytes present.
+  let viewed = 0, stored = 0;
+  const storages = new Set<string>();
   for (const [name, value] of root.entries) {
     if (typeof name !== 'string') fail('pickle', 'PICKLE_TYPE', `state-dict key ${name} is an int, expected a str`, { entry: records.dataPkl.name });
     const plan = planTensor(name, value, limits);
     elements += plan.kind === 'dense' ? plan.view.numel : plan.nnz;
     if (elements > limits.maxTotalParameters) fail('model', 'MODEL_TOO_LARGE', `more than ${limits.maxTotalParameters} stored elements`, { tensor: name });
+    for (const view of plan.kind === 'dense' ? [plan.view] : [plan.indices, plan.values]) {
+      viewed += view.numel;
+      if (!storages.has(view.storage.key)) { storages.add(view.storage.key); stored += view.storage.numel; }
+    }
+    if (viewed > stored) fail('tensor', 'TENSOR_OVERLAP', `the views read ${viewed} elements from storages holding ${stored}`, { tensor: name });
     plans.push(plan);
   }
   return new Map(plans.map((p) => [p.name, p.kind === 'dense' ? readDense(p) : readSparse(p)]));

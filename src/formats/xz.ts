@@ -16,6 +16,7 @@
  */
 import { fail, FreqregError } from '../errors.js';
 import { describeBytes, startsWith } from './magic.js';
+import { compileWasmSync } from '../wasm/source.js';
 
 export const XZ_HEADER_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] as const;
 const XZ_FOOTER_MAGIC = [0x59, 0x5a] as const; // "YZ"
@@ -43,13 +44,18 @@ interface XzExports {
   get_next_output(ctx: number): number;
 }
 
-/** What the caller passes: the compiled build/xz.wasm (a fresh instance per call) or an instance to reuse. */
-export type XzWasm = WebAssembly.Module | WebAssembly.Instance;
+/**
+ * What the caller passes: build/xz.wasm compiled (a fresh instance per call) or as bytes (compiled
+ * here, synchronously; not where compiling from bytes is forbidden, as in workerd), or an instance
+ * to reuse. createSegmenter also takes a Response or a URL (src/wasm/source.ts).
+ */
+export type XzWasm = WebAssembly.Module | BufferSource | WebAssembly.Instance;
 
 function xzExports(wasm: XzWasm): XzExports {
   let instance: WebAssembly.Instance;
+  const module = wasm instanceof WebAssembly.Instance ? undefined : compileWasmSync(wasm, 'the xz module');
   try {
-    instance = wasm instanceof WebAssembly.Instance ? wasm : new WebAssembly.Instance(wasm, {});
+    instance = module ? new WebAssembly.Instance(module, {}) : (wasm as WebAssembly.Instance);
   } catch (e) {
     fail('wasm', 'ENGINE_UNAVAILABLE', `cannot instantiate the xz module: ${(e as Error).message}`);
   }
@@ -112,12 +118,79 @@ function lastStreamLength(input: Uint8Array): number | undefined {
   return STREAM_HEADER_BYTES + blocks + indexBytes + STREAM_FOOTER_BYTES;
 }
 
-/** End of the last complete stream (footer and index consistent) that starts at 0 and ends before the input does. */
+/**
+ * End of a complete stream (footer and index consistent) that starts at 0 and is followed only by
+ * stream padding (zero bytes) and fewer than 12 other bytes: the only input the decoder reports as
+ * truncated although a whole stream is there (it waits for a second stream header). At most 12
+ * candidate ends are tried, each in time linear in the index, so the scan is linear in the input.
+ */
 function completeStreamPrefix(input: Uint8Array): number | undefined {
-  for (let end = input.length - 1; end >= STREAM_HEADER_BYTES + STREAM_FOOTER_BYTES; end--) {
-    if (input[end - 2] === XZ_FOOTER_MAGIC[0] && input[end - 1] === XZ_FOOTER_MAGIC[1] && lastStreamLength(input.subarray(0, end)) === end) return end;
+  const n = input.length;
+  const tail = Math.max(STREAM_HEADER_BYTES + STREAM_FOOTER_BYTES, n - (STREAM_HEADER_BYTES - 1));
+  let paddingStart = tail;
+  while (paddingStart > STREAM_HEADER_BYTES + STREAM_FOOTER_BYTES && input[paddingStart - 1] === 0) paddingStart--;
+  const candidates = [paddingStart];
+  for (let end = n - 1; end >= tail; end--) if (end !== paddingStart) candidates.push(end);
+  for (const end of candidates) {
+    if (end <= n && input[end - 2] === XZ_FOOTER_MAGIC[0] && input[end - 1] === XZ_FOOTER_MAGIC[1] && lastStreamLength(input.subarray(0, end)) === end) return end;
   }
   return undefined;
+}
+
+/**
+ * Uncompressed size the stream's index declares, if the input ends with a footer and an index
+ * that parse; undefined otherwise (such input is refused anyway, and is decoded only to say why).
+ * Not trusted: the decoder verifies the index against the blocks, and the output is checked
+ * against this size as it arrives.
+ */
+function declaredOutputBytes(input: Uint8Array): number | undefined {
+  const n = input.length;
+  if (lastStreamLength(input) !== n) return undefined;
+  const dv = new DataView(input.buffer, input.byteOffset, n);
+  const indexEnd = n - STREAM_FOOTER_BYTES;
+  const indexStart = indexEnd - (dv.getUint32(n - 8, true) + 1) * 4;
+  const count = readVarint(input, indexStart + 1, indexEnd)!;
+  let pos = count.next, total = 0;
+  for (let r = 0; r < count.value; r++) {
+    const uncompressed = readVarint(input, readVarint(input, pos, indexEnd)!.next, indexEnd)!;
+    total += uncompressed.value;
+    pos = uncompressed.next;
+  }
+  return total;
+}
+
+/** Step by which the output buffer grows where it can grow in place. */
+const GROWTH_BYTES = 1 << 20;
+
+interface ResizableArrayBuffer extends ArrayBuffer { resize(bytes: number): void }
+const ResizableBuffer = ArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => ResizableArrayBuffer;
+const CAN_RESIZE = typeof (ArrayBuffer.prototype as Partial<ResizableArrayBuffer>).resize === 'function';
+
+/**
+ * The decoder's output, in one buffer of at most `max` bytes. Where ArrayBuffers can grow in place
+ * (ES2024: Node 20, current browsers and workerd) it grows with the output, so memory follows the
+ * bytes produced; elsewhere it is allocated at `max` at once. Never copied into a second buffer.
+ */
+class OutputBuffer {
+  private readonly buffer: ArrayBuffer;
+  private readonly view: Uint8Array;
+  length = 0;
+
+  constructor(readonly max: number) {
+    this.buffer = CAN_RESIZE ? new ResizableBuffer(0, { maxByteLength: max }) : new ArrayBuffer(max);
+    this.view = new Uint8Array(this.buffer); // length-tracking over a resizable buffer
+  }
+
+  append(bytes: Uint8Array): void {
+    const end = this.length + bytes.length;
+    if (end > this.buffer.byteLength) (this.buffer as ResizableArrayBuffer).resize(Math.min(this.max, Math.ceil(end / GROWTH_BYTES) * GROWTH_BYTES));
+    this.view.set(bytes, this.length);
+    this.length = end;
+  }
+
+  bytes(): Uint8Array {
+    return new Uint8Array(this.buffer, 0, this.length);
+  }
 }
 
 function failOnDecoderError(ret: number, consumed: number): never {
@@ -137,8 +210,14 @@ function failOnDecoderError(ret: number, consumed: number): never {
 
 /**
  * Decodes one whole xz stream. Throws XZ_MAGIC, XZ_TRUNCATED, XZ_DATA, XZ_MEMLIMIT, XZ_OPTIONS,
- * XZ_UNSUPPORTED_CHECK, XZ_TRAILING, DECOMPRESSED_TOO_LARGE (as soon as the running output count
- * passes `maxOutputBytes`), or WASM_TRAP / ENGINE_UNAVAILABLE.
+ * XZ_UNSUPPORTED_CHECK, XZ_TRAILING, DECOMPRESSED_TOO_LARGE (before decoding when the index
+ * declares more than `maxOutputBytes`, else as soon as the running output count passes it), or
+ * WASM_TRAP / ENGINE_UNAVAILABLE.
+ *
+ * Memory: the output is written into one buffer bounded by the size the index declares (the
+ * decoder then verifies that size), so accepting a stream costs its output once, never twice. Input that does
+ * not end with a parseable index is refused; it is decoded only to name the fault, and its output
+ * is counted and dropped.
  *
  * Given a Module, each call runs in a fresh instance, so a trap cannot poison later calls. Given an
  * Instance, its context is destroyed after every call, error or not; after a WASM_TRAP the caller
@@ -146,8 +225,12 @@ function failOnDecoderError(ret: number, consumed: number): never {
  */
 export function decodeXz(input: Uint8Array, wasm: XzWasm, maxOutputBytes: number): Uint8Array {
   checkStreamHeader(input);
+  const declared = declaredOutputBytes(input);
+  if (declared !== undefined && declared > maxOutputBytes) {
+    fail('xz', 'DECOMPRESSED_TOO_LARGE', `the index declares ${declared} bytes of output; the cap is ${maxOutputBytes}`, { offset: input.length - STREAM_FOOTER_BYTES });
+  }
   const ex = xzExports(wasm);
-  const chunks: Uint8Array[] = [];
+  const out = declared === undefined ? undefined : new OutputBuffer(declared);
   let total = 0;
   let ctx = 0;
   try {
@@ -176,7 +259,10 @@ export function decodeXz(input: Uint8Array, wasm: XzWasm, maxOutputBytes: number
       if (produced > maxOutputBytes - total) {
         fail('xz', 'DECOMPRESSED_TOO_LARGE', `output passed the ${maxOutputBytes}-byte cap`, { offset: consumed });
       }
-      if (produced > 0) chunks.push(u8.slice(outPtr, outPtr + produced));
+      if (out && produced > out.max - total) {
+        fail('xz', 'XZ_DATA', `output passed the ${out.max} bytes the index declares`, { offset: consumed });
+      }
+      if (produced > 0) out?.append(u8.subarray(outPtr, outPtr + produced));
       total += produced;
       u32[(ctx >>> 2) + 5] = 0; // out_pos = 0
       if (ret === XzRet.STREAM_END) break;
@@ -196,12 +282,9 @@ export function decodeXz(input: Uint8Array, wasm: XzWasm, maxOutputBytes: number
     }
   }
 
-  const streamLength = lastStreamLength(input);
-  if (streamLength !== input.length) {
-    fail('xz', 'XZ_TRAILING', 'expected exactly one xz stream with no padding or trailing bytes', { offset: streamLength ?? input.length });
+  if (!out) {
+    fail('xz', 'XZ_TRAILING', 'expected exactly one xz stream with no padding or trailing bytes', { offset: lastStreamLength(input) ?? input.length });
   }
-  const out = new Uint8Array(total);
-  let pos = 0;
-  for (const c of chunks) { out.set(c, pos); pos += c.length; }
-  return out;
+  if (total !== out.max) fail('xz', 'XZ_DATA', `the stream produced ${total} bytes, its index declares ${out.max}`, { offset: input.length - STREAM_FOOTER_BYTES });
+  return out.bytes();
 }

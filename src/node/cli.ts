@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FreqregError } from '../errors.js';
+import { toFreqregError } from '../errors.js';
 import { inspectCommand } from './inspect.js';
 import { demoCommand } from './demo.js';
 import { segmentCommand } from './segment.js';
@@ -14,6 +14,7 @@ import { exportCommand } from './export.js';
 import { gradientsCommand } from './gradients.js';
 import { EXIT, type Command } from './command.js';
 import { PACKAGE_ROOT } from './data.js';
+import { dropOutputWhenClosed } from './stdio.js';
 
 const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
@@ -43,6 +44,8 @@ function commandHelp(name: string, c: Command): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  dropOutputWhenClosed(process.stdout);
+  dropOutputWhenClosed(process.stderr);
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V') {
     console.log(`freqreg ${version()}`);
@@ -71,12 +74,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(parsed.values as Record<string, unknown>, parsed.positionals);
   } catch (e) {
-    if (e instanceof FreqregError) {
-      console.error(`freqreg ${name}: ${e.message} [${e.code}]`);
-      if (e.code === 'USAGE') return EXIT.USAGE;
-      if (e.code === 'DATA_MISSING') return EXIT.DATA_MISSING;
-      return EXIT.REFUSED;
-    }
-    throw e;
+    // Only a one-line FreqregError leaves a command: anything else (a bug, a failed allocation, a
+    // file-system error no check anticipated) is converted, never printed as a stack trace.
+    const error = toFreqregError(e, 'cli');
+    console.error(`freqreg ${name}: ${error.message} [${error.code}]`);
+    if (error.code === 'USAGE') return EXIT.USAGE;
+    if (error.code === 'DATA_MISSING') return EXIT.DATA_MISSING;
+    return EXIT.REFUSED;
   }
 }

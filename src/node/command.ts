@@ -1,6 +1,7 @@
 /** What every `freqreg` command is, and the exit codes they share. */
 import type { ParseArgsConfig } from 'node:util';
 import { FreqregError } from '../errors.js';
+import { maxThreads } from './kernels.js';
 
 export const EXIT = { OK: 0, SOME_FAILED: 1, USAGE: 2, REFUSED: 3, DATA_MISSING: 4 } as const;
 
@@ -28,5 +29,26 @@ export function intFlag(values: Record<string, unknown>, flag: string, fallback:
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new FreqregError('cli', 'USAGE', `--${flag} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+/** Parses `--threads`: a positive integer no larger than the cores available. */
+export function threadsFlag(values: Record<string, unknown>, fallback: number): number {
+  const threads = intFlag(values, 'threads', fallback);
+  if (threads > maxThreads()) throw new FreqregError('cli', 'USAGE', `--threads ${threads}: at most ${maxThreads()}, the cores available`);
+  return threads;
+}
+
+/** Longest time budget a flag may give, in seconds (one day; Node's timers overflow past 24.8 days). */
+export const MAX_SECONDS = 86_400;
+
+/** Parses a time budget in seconds: a positive number no larger than MAX_SECONDS. */
+export function secondsFlag(values: Record<string, unknown>, flag: string, fallback: number): number {
+  const raw = values[flag];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > MAX_SECONDS) {
+    throw new FreqregError('cli', 'USAGE', `--${flag} must be a number of seconds in (0, ${MAX_SECONDS}], got "${raw}"`);
+  }
   return n;
 }

@@ -12,10 +12,10 @@ import { argmaxClasses } from '../engines/reference.js';
 import { countParameters } from '../model.js';
 import type { Logits } from '../engines/engine.js';
 import { dice, maskFromGrey, meanDice } from '../metrics.js';
-import { intFlag, type Command } from './command.js';
+import { threadsFlag, type Command } from './command.js';
 import { findDataDir, resolveDataDir } from './data.js';
 import { createNodeEngine, parseEngineName } from './engines.js';
-import { readRegularFile } from './files.js';
+import { prepareOutDir, readRegularFile } from './files.js';
 import { defaultThreads } from './kernels.js';
 import { loadModelFile } from './load.js';
 import { decodeImage, decodePng } from './png.js';
@@ -132,7 +132,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   }
   say(`average dice ${averageDice.toFixed(6)} over ${results.length} images (upstream PyTorch: 0.971766)`);
 
-  await fs.mkdir(outDir, { recursive: true });
+  await prepareOutDir(outDir);
   const overwrite = options.overwrite ?? outDir === resolve(DEFAULT_DEMO_OUT);
   const inferenceMs = results.reduce((s, r) => s + r.ms, 0);
   const files = await writeReport(outDir, entries, {
@@ -181,7 +181,7 @@ export const demoCommand: Command = {
       data: values.data as string | undefined,
       out: values.out as string | undefined,
       engine: values.engine,
-      threads: intFlag(values, 'threads', defaultThreads()),
+      threads: threadsFlag(values, defaultThreads()),
       overwrite: values.overwrite === true ? true : undefined,
       quiet: values.json === true,
     });

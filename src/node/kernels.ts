@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { fail } from '../errors.js';
 import { instantiateKernels, PAGE_BYTES, type KernelInstance } from '../wasm/instance.js';
 import { serialParallel, type Parallel } from '../wasm/parallel.js';
 import { PACKAGE_ROOT } from './data.js';
@@ -26,10 +27,21 @@ export function defaultThreads(): number {
   return Math.min(availableParallelism(), 8);
 }
 
+/**
+ * Most threads one engine may use: the cores Node reports. Each thread is a worker with its own
+ * heap and kernel instance, so more threads than cores only cost memory.
+ */
+export function maxThreads(): number {
+  return availableParallelism();
+}
+
 /** Maximum kernel memory in Node (bytes). */
 export const NODE_MAX_MEMORY = 2 ** 31;
 
 export async function loadKernels(threads: number): Promise<{ kernels: KernelInstance; parallel: Parallel }> {
+  if (!Number.isInteger(threads) || threads < 1 || threads > maxThreads()) {
+    fail('engine', 'USAGE', `${threads} threads: from 1 to ${maxThreads()}, the cores available`);
+  }
   if (threads <= 1) {
     const kernels = await instantiateKernels(compiled('kernels.wasm'), { maxBytes: NODE_MAX_MEMORY });
     return { kernels, parallel: serialParallel(kernels.exports) };

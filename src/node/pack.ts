@@ -4,12 +4,12 @@
  * compared before anything is written. Outputs never replace an existing file without --overwrite,
  * and never the input.
  */
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { FreqregError } from '../errors.js';
 import { readPacked, writePacked } from '../formats/packed.js';
 import { buildModel, type CoeffTensor } from '../model.js';
 import { EXIT, type Command } from './command.js';
-import { samePath, writeFileAtomic } from './files.js';
+import { removeStaleTemporaries, samePath, writeFileAtomic } from './files.js';
 import { readCheckpointFile } from './load.js';
 
 const MODEL_EXTENSIONS = /(\.pt\.tar\.xz|\.tar\.xz|\.pth|\.pt|\.frq)$/i;
@@ -39,6 +39,7 @@ export async function convertModel(
   const { tensors, format } = await readCheckpointFile(model);
   buildModel(tensors);
   const bytes = write(tensors);
+  await removeStaleTemporaries(dirname(output), (name) => name === basename(output));
   await writeFileAtomic(output, bytes, values.overwrite === true);
   let stored = 0;
   for (const t of tensors.values()) stored += t.values.length;

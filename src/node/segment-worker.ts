@@ -10,14 +10,19 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toFreqregError, type ErrorCode, type ErrorLayer, type ErrorWhere } from '../errors.js';
+import { checkImageBudget } from '../engines/budget.js';
 import { argmaxClasses } from '../engines/reference.js';
+import { DEFAULT_LIMITS } from '../formats/limits.js';
+import type { FrModel } from '../model.js';
 import type { Engine, EngineName } from '../engines/engine.js';
 import { imageToTensor } from '../input.js';
 import { maskToGrey } from '../metrics.js';
 import { createNodeEngine } from './engines.js';
 import { readRegularFile } from './files.js';
 import { loadModelFile } from './load.js';
-import { decodeImage, encodeGreyPng } from './png.js';
+import { decodeImage, encodeGreyPng, inspectPng } from './png.js';
+import { readJpegLayout } from '../image/jpeg.js';
+import { imageFormatOf } from '../image/sniff.js';
 
 export interface SegmentWorkerData {
   modelPath: string;
@@ -39,11 +44,23 @@ function serialize(e: unknown, file?: string): SerializedError {
   return { layer: error.layer, code: error.code, message: error.message, where: { ...error.where } };
 }
 
+/** Width and height from a PNG or JPEG header (nothing decoded); undefined for other bytes, which decoding refuses. */
+function headerSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  const format = imageFormatOf(bytes);
+  if (format === 'png') return inspectPng(bytes);
+  if (format === 'jpeg') {
+    const { displayWidth: width, displayHeight: height } = readJpegLayout(bytes);
+    return { width, height };
+  }
+  return undefined;
+}
+
 async function start(port: NonNullable<typeof parentPort>, data: SegmentWorkerData): Promise<void> {
   let engine: Engine;
+  let model: FrModel;
   let inChannels: number;
   try {
-    const { model } = await loadModelFile(data.modelPath);
+    ({ model } = await loadModelFile(data.modelPath));
     inChannels = model.arch.inChannels;
     engine = await createNodeEngine(data.engine, model, data.threads);
   } catch (e) {
@@ -52,7 +69,10 @@ async function start(port: NonNullable<typeof parentPort>, data: SegmentWorkerDa
   }
   port.on('message', async ({ id, file }: { id: number; file: string }) => {
     try {
-      const image = decodeImage(await readRegularFile(file, data.maxImageFileBytes));
+      const bytes = await readRegularFile(file, data.maxImageFileBytes);
+      const size = headerSize(bytes);
+      if (size) checkImageBudget(engine, model, size.width, size.height, DEFAULT_LIMITS); // before decoding
+      const image = decodeImage(bytes);
       const logits = await engine.run(imageToTensor(image, inChannels), image.width, image.height);
       const classes = argmaxClasses({ c: logits.classes, h: logits.height, w: logits.width, data: logits.data });
       const mask = encodeGreyPng(maskToGrey(classes, logits.classes), image.width, image.height);

@@ -14,10 +14,10 @@ import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FreqregError } from '../errors.js';
-import { exitCode, intFlag, type Command } from './command.js';
+import { exitCode, MAX_SECONDS, secondsFlag, threadsFlag, type Command } from './command.js';
 import { parseEngineName } from './engines.js';
 import { defaultThreads } from './kernels.js';
-import { writeFileAtomic } from './files.js';
+import { prepareOutDir, removeStaleTemporaries, writeFileAtomic } from './files.js';
 import type { SegmentWorkerData, SegmentWorkerMessage, SerializedError } from './segment-worker.js';
 
 /** Largest image file read (bytes). */
@@ -80,14 +80,6 @@ export function maskName(input: string): string {
   return `${stem}-mask.png`;
 }
 
-function numberFlag(values: Record<string, unknown>, flag: string, fallback: number): number {
-  const raw = values[flag];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new FreqregError('cli', 'USAGE', `--${flag} must be a positive number, got "${raw}"`);
-  return n;
-}
-
 function revive(e: SerializedError): FreqregError {
   const error = new FreqregError(e.layer, e.code, '', e.where);
   error.message = e.message;
@@ -104,7 +96,8 @@ class ImageWorker {
   /** Why the model could not be loaded: fatal for the whole command, not one image. */
   private loadError: FreqregError | undefined;
 
-  constructor(private readonly data: SegmentWorkerData) {}
+  /** `timeoutMs` also bounds loading the model (a slow file must not hang the command). */
+  constructor(private readonly data: SegmentWorkerData, private readonly timeoutMs: number) {}
 
   /** Starts a worker (loading the model) unless one is running. */
   async open(): Promise<void> {
@@ -122,6 +115,11 @@ class ImageWorker {
     const worker = new Worker(new URL(`./segment-worker${ext}`, import.meta.url), { workerData: this.data });
     this.worker = worker;
     return new Promise<void>((resolveReady, rejectReady) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        void this.stop();
+        rejectReady((this.loadError = new FreqregError('cli', 'TIMEOUT', `loading the model took more than ${this.timeoutMs / 1000} s; its worker was terminated`, { file: this.data.modelPath })));
+      }, this.timeoutMs);
       const onMessage = (m: SegmentWorkerMessage) => {
         if (m.type === 'ready') { cleanup(); resolveReady(); }
         if (m.type === 'fatal') { cleanup(); void this.stop(); rejectReady((this.loadError = revive(m.error))); }
@@ -132,7 +130,7 @@ class ImageWorker {
         rejectReady((this.loadError = new FreqregError('cli', 'INTERNAL', `the image worker failed to start: ${e.message}`)));
       };
       const onExit = (code: number) => onError(new Error(`exited with code ${code}`));
-      const cleanup = () => { worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); };
+      const cleanup = () => { clearTimeout(timer); worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); };
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);
@@ -186,11 +184,11 @@ export const segmentCommand: Command = {
     overwrite: { type: 'boolean' },
   },
   help: {
-    '--model, -m MODEL': 'the model file: .tar.xz or .pt (required)',
+    '--model, -m MODEL': 'the model file: .tar.xz, .pt or .frq (required)',
     '--out, -o DIR': 'folder for the masks, created if missing (required)',
     '--engine NAME': 'auto, spectral, dense or reference (auto)',
     '--threads N': `threads to use (${defaultThreads()}, the cores available)`,
-    '--timeout SECONDS': `time budget per image; an image over it is stopped and reported (${DEFAULT_TIMEOUT_SECONDS})`,
+    '--timeout SECONDS': `time budget per image, and for loading the model; an image over it is stopped and reported (${DEFAULT_TIMEOUT_SECONDS}, at most ${MAX_SECONDS})`,
     '--overwrite': 'replace masks that already exist (off)',
   },
   async run(values, positionals) {
@@ -199,11 +197,11 @@ export const segmentCommand: Command = {
     if (typeof values.out !== 'string') throw new FreqregError('cli', 'USAGE', '--out DIR is required');
     const overwrite = values.overwrite === true;
     const engine = parseEngineName(values.engine);
-    const threads = intFlag(values, 'threads', defaultThreads());
-    const timeoutMs = numberFlag(values, 'timeout', DEFAULT_TIMEOUT_SECONDS) * 1000;
+    const threads = threadsFlag(values, defaultThreads());
+    const timeoutMs = secondsFlag(values, 'timeout', DEFAULT_TIMEOUT_SECONDS) * 1000;
 
-    await fs.mkdir(resolve(values.out), { recursive: true });
-    const outDir = await fs.realpath(resolve(values.out));
+    const outDir = await prepareOutDir(values.out);
+    await removeStaleTemporaries(outDir, (name) => name.endsWith('-mask.png'));
     const { files: inputs, skipped } = await expandInputs(positionals, outDir);
     const printSkipped = () => {
       if (skipped.length) console.log(`skipped ${skipped.length} folder entr${skipped.length === 1 ? 'y' : 'ies'}:`);
@@ -214,7 +212,7 @@ export const segmentCommand: Command = {
       throw new FreqregError('cli', 'DATA_MISSING', `no images among the inputs (${positionals.join(', ')}): give PNG or JPEG files, or folders holding them`);
     }
     const inputPaths = new Set(await Promise.all(inputs.map((f) => fs.realpath(f).catch(() => resolve(f)))));
-    const worker = new ImageWorker({ modelPath: values.model, engine, threads, maxImageFileBytes: MAX_IMAGE_FILE_BYTES });
+    const worker = new ImageWorker({ modelPath: values.model, engine, threads, maxImageFileBytes: MAX_IMAGE_FILE_BYTES }, timeoutMs);
     const failed: { file: string; error: string }[] = [];
     /** Mask names written, case-folded: `a.png` and `A.PNG` must not share one on a case-insensitive disk. */
     const written = new Set<string>();

@@ -1,6 +1,6 @@
 /** Crafting `.frq` files from raw parts for the packed-format tests (layout in docs/format.md). */
 import { FRQ_MAGIC } from '../../src/formats/packed.js';
-import { crc32 } from '../../src/formats/zip.js';
+import { crc32Bitwise as crc32 } from './checksums.js';
 
 /** LEB128 varint of v, padded with continuation bytes to at least `minBytes` (non-canonical when padded). */
 export function frqVarint(v: number, minBytes = 1): number[] {

@@ -2,7 +2,7 @@
  * Test-only writers for crafting hostile checkpoints without Python: a protocol-2 pickle builder,
  * a STORED zip writer (torch layout, optional data descriptors) and a ustar writer.
  */
-import { crc32 } from '../../src/formats/zip.js';
+import { crc32Bitwise as crc32 } from './checksums.js';
 
 const enc = new TextEncoder();
 export const bytesOf = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
