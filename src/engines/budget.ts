@@ -213,5 +213,33 @@ export function guardEngine(inner: Engine, model: FrModel, limits: EngineLimits)
       }
     },
   };
+  const gradients = inner.gradients, setCoefficients = inner.setCoefficients;
+  if (gradients) {
+    engine.gradients = async (input, width, height, loss) => {
+      if (retired) throw new FreqregError('wasm', 'WASM_TRAP', `this engine was retired after a kernel trap (${retired.message}); create a new one`);
+      checkInputSize(width, height);
+      if (!(input instanceof Float32Array)) fail('engine', 'INPUT_SHAPE', 'input must be a Float32Array (C, H, W)');
+      try {
+        return await gradients.call(inner, input, width, height, loss);
+      } catch (e) {
+        const error = toFreqregError(e, 'engine');
+        if (error.code === 'WASM_TRAP') {
+          retired = error;
+          await inner.dispose().catch(() => undefined);
+        }
+        throw error;
+      }
+    };
+  }
+  if (setCoefficients) {
+    engine.setCoefficients = (values) => {
+      if (retired) throw new FreqregError('wasm', 'WASM_TRAP', `this engine was retired after a kernel trap (${retired.message}); create a new one`);
+      try {
+        setCoefficients.call(inner, values);
+      } catch (e) {
+        throw toFreqregError(e, 'engine');
+      }
+    };
+  }
   return engine;
 }

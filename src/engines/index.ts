@@ -10,6 +10,7 @@ import { referenceForward } from './reference.js';
 import { createDenseEngine } from './dense.js';
 import { createSpectralEngine } from './spectral.js';
 import { planSpectral } from './spectral-plan.js';
+import { trainableModel } from './trainable.js';
 
 export interface EngineContext {
   kernels: KernelInstance;
@@ -33,14 +34,25 @@ export async function createEngine(name: EngineName, model: FrModel, context?: E
   const limits: EngineLimits = { maxDenseWeights: DEFAULT_LIMITS.maxDenseWeights, maxActivationBytes: DEFAULT_LIMITS.maxActivationBytes, ...options.limits };
   const mark = context?.kernels.arena.mark();
   try {
-    return guardEngine(await createUnguarded(name, model, limits, context), model, limits);
+    return guardEngine(await createUnguarded(name, model, limits, context, options.train), model, limits);
   } catch (e) {
     if (mark !== undefined) context!.kernels.arena.release(mark); // what a failed build allocated
     throw toFreqregError(e, 'engine');
   }
 }
 
-async function createUnguarded(name: EngineName, model: FrModel, limits: EngineLimits, context?: EngineContext): Promise<Engine> {
+async function createUnguarded(name: EngineName, model: FrModel, limits: EngineLimits, context?: EngineContext, train?: { ranks: number }): Promise<Engine> {
+  if (train) {
+    // Training: the model lists each layer's first R zig-zag positions first (zeros included).
+    const trainable = trainableModel(model, train.ranks);
+    if (name !== 'spectral' && name !== 'auto') {
+      throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', `the ${name} engine does not compute gradients; use spectral (or the float64 referenceGradients)`);
+    }
+    if (!context) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', `the ${name} engine needs the kernel module`);
+    checkSpectralTables(trainable.model, limits);
+    const engine = createSpectralEngine(context.kernels, trainable.model, { parallel: context.parallel, name, train: { ranks: trainable.ranks } });
+    return name === 'auto' ? withName(engine, 'auto', 'spectral') : engine;
+  }
   if (name === 'reference') {
     checkDenseWeights(model, limits);
     return createReferenceEngine(model);

@@ -14,6 +14,8 @@ import type { KernelInstance } from '../wasm/instance.js';
 import type { Parallel } from '../wasm/parallel.js';
 import type { Engine, Logits } from './engine.js';
 import type { GradientResult, LayerGradient, LossSpec, LossTerms } from './gradients.js';
+import { firstNonFinite, segmentationLoss } from './loss.js';
+import { checkGradientInput, checkLossSpec } from './reference-backward.js';
 import { backward, coefficientGradients, stageOf } from './spectral-backward.js';
 import { createExec } from './spectral-exec.js';
 import { forward, projectImage } from './spectral-forward.js';
@@ -115,19 +117,20 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
 
   engine.gradients = async (input: Float32Array, W: number, H: number, loss: LossSpec): Promise<GradientResult> => {
     const n = W * H;
-    if ('dLogits' in loss) {
-      const d = loss.dLogits;
-      if (d.length !== classes * n) fail('engine', 'LOSS_SHAPE', `dLogits has ${d.length} values, expected ${classes}×${H}×${W} = ${classes * n}`);
-      for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) fail('engine', 'NOT_FINITE', `dLogits[${i}] is ${d[i]}`);
-    }
-    runForward(input, W, H);
+    checkGradientInput(model, input, W, H);
+    checkLossSpec(model, loss, W, H);
+    const logits = runForward(input, W, H);
     const sp = size!;
     let terms: LossTerms, dLogits: ArrayLike<number>;
-    if ('dLogits' in loss) {
+    if ('target' in loss) {
+      const r = segmentationLoss(logits, classes, W, H, loss.target);
+      terms = { loss: r.loss, ce: r.ce, diceLoss: r.diceLoss };
+      dLogits = r.dLogits;
+    } else {
+      const bad = firstNonFinite(logits);
+      if (bad >= 0) fail('engine', 'NOT_FINITE', `logit ${bad} is ${logits[bad]}`);
       terms = { loss: NaN, ce: NaN, diceLoss: NaN };
       dLogits = loss.dLogits;
-    } else {
-      fail('engine', 'ENGINE_UNAVAILABLE', 'a loss against a target needs the loss module; pass dLogits');
     }
     const L0 = sp.levels[0];
     copyPlanes(arena.f32(interior(L0, sp.dLogits), classes * L0.mapSize), L0.mapSize, L0.stride, dLogits, n, W, classes, W, H);
