@@ -26,8 +26,9 @@
 //   dh_o  = Σ_g G[o,g] out_g  (+ Σ_g Gp[o,g] pool_g at the first maximum of z_o in its 2×2 window)
 //   g_o   = dh_o where z_o > 0, else 0                      (ReLU'(0) = 0)
 //   u_a   = Σ_o F[o,a] g_o;  sums[o] += Σ g_o;  sums[channels + o] += Σ g_o z_o
+//   wgrad[o, g] += Σ out_g ReLU(z_o)        (wgradPtr ≠ 0: a dense consumer's weight gradient)
 // The first maximum of a window in row-major order takes the pooled gradient (PyTorch's rule).
-// Scratch (SIMD kernel): 8·channels floats per thread, per-lane row sums of g_o and g_o z_o.
+// Scratch (SIMD kernel): 4·(2 + nOut)·channels floats per thread (per-lane row sums).
 // ---------------------------------------------------------------------------------------------
 
 // @ts-ignore: decorator
@@ -43,7 +44,7 @@ function backfuseBlock(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, width: i32, y: i32, rows: i32, x0: i32, x1: i32,
+  channels: i32, width: i32, y: i32, rows: i32, x0: i32, x1: i32, wgradPtr: usize,
 ): void {
   const gs = padded4(nOut), gps = padded4(nPool);
   const halfW = width >> 1;
@@ -74,6 +75,13 @@ function backfuseBlock(
           }
         }
         const go: f32 = z > 0 ? dh : 0;
+        if (wgradPtr) {
+          const h: f32 = z > 0 ? z : 0;
+          for (let g = 0; g < nOut; g++) {
+            const w = wgradPtr + (<usize>(o * nOut + g) << 3);
+            store<f64>(w, load<f64>(w) + <f64>(load<f32>(at(outPtr, g * outMapStride + Y * outRowStride + x)) * h));
+          }
+        }
         for (let a = 0; a < na; a++) {
           const p = at(uPtr, a * uMapStride + Y * uRowStride + x);
           store<f32>(p, load<f32>(p) + load<f32>(at(fPtr, o * na + a)) * go);
@@ -87,7 +95,7 @@ function backfuseBlock(
 }
 
 export function spectral_backfuse_f32_ref(
-  uPtr: usize, uMapStride: i32, uRowStride: i32, sumsPtr: usize, scratchPtr: usize,
+  uPtr: usize, uMapStride: i32, uRowStride: i32, sumsPtr: usize, scratchPtr: usize, wgradPtr: usize,
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
@@ -97,26 +105,51 @@ export function spectral_backfuse_f32_ref(
   while (y < y1) {
     const rows = nPool > 0 && y + 1 < y1 ? 2 : 1;
     backfuseBlock(uPtr, uMapStride, uRowStride, sumsPtr, outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
-      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, 0, width);
+      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, 0, width, wgradPtr);
     y += rows;
   }
 }
 
-/** Adds the per-lane scratch sums into the float64 sums and clears them. */
-function foldSums(sumsPtr: usize, scratchPtr: usize, channels: i32): void {
+/** Bytes of scratch per channel: lanes of Σ g, Σ g·z and, with a weight gradient, Σ out_k·h for k < nOut. */
+// @ts-ignore: decorator
+@inline function scratchStride(nOut: i32, wg: bool): usize {
+  const n: i32 = wg ? 2 + nOut : 2;
+  return <usize>n << 4;
+}
+
+/** Adds the per-lane scratch sums into the float64 sums (and weight gradient) and clears them. */
+function foldSums(sumsPtr: usize, wgradPtr: usize, scratchPtr: usize, channels: i32, nOut: i32): void {
+  const ss = scratchStride(nOut, wgradPtr != 0);
   for (let o = 0; o < channels; o++) {
-    const s = scratchPtr + (<usize>o << 5);
+    const s = scratchPtr + <usize>o * ss;
     const p = sumsPtr + (<usize>o << 3), pz = p + (<usize>channels << 3);
     store<f64>(p, load<f64>(p) + hsum(v128.load(s)));
     store<f64>(pz, load<f64>(pz) + hsum(v128.load(s, 16)));
-    v128.store(s, f32x4.splat(0));
-    v128.store(s, f32x4.splat(0), 16);
+    if (wgradPtr) {
+      for (let k = 0; k < nOut; k++) {
+        const w = wgradPtr + (<usize>(o * nOut + k) << 3);
+        store<f64>(w, load<f64>(w) + hsum(v128.load(s + 32 + (<usize>k << 4))));
+      }
+    }
+  }
+  memory.fill(scratchPtr, 0, <usize>channels * ss);
+}
+
+/** Adds out_k·ReLU(z) to the weight-gradient lanes at s + 32 (k < nOut). */
+// @ts-ignore: decorator
+@inline function addWeightGrad(s: usize, d: usize, outMap: usize, nOut: i32, z: v128): void {
+  const h = f32x4.pmax(f32x4.splat(0), z);
+  let dk = d, sk = s + 32;
+  for (let k = 0; k < nOut; k++) {
+    v128.store(sk, f32x4.add(v128.load(sk), f32x4.mul(v128.load(dk), h)));
+    dk += outMap;
+    sk += 16;
   }
 }
 
 /** SIMD, one row y, columns [0, xs) (xs a multiple of 4), no pooling; na = 4 keeps q and u in registers. */
 function backfuseRow(
-  uPtr: usize, uMapStride: i32, uRowStride: i32, scratchPtr: usize,
+  uPtr: usize, uMapStride: i32, uRowStride: i32, scratchPtr: usize, wg: bool,
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
   channels: i32, y: i32, xs: i32,
@@ -124,6 +157,7 @@ function backfuseRow(
   const gs = <usize>padded4(nOut) << 2;
   const qMap = <usize>qMapStride << 2, uMap = <usize>uMapStride << 2, outMap = <usize>outMapStride << 2;
   const fStride = <usize>na << 2;
+  const ss = scratchStride(nOut, wg);
   const zero = f32x4.splat(0);
   for (let x = 0; x < xs; x += 4) {
     const q = at(qPtr, y * qRowStride + x);
@@ -143,6 +177,7 @@ function backfuseRow(
           dg += outMap;
         }
         const go = v128.and(dh, f32x4.gt(z, zero));
+        if (wg) addWeightGrad(s, d, outMap, nOut, z);
         u0 = f32x4.add(u0, f32x4.mul(f0, go));
         u1 = f32x4.add(u1, f32x4.mul(f1, go));
         u2 = f32x4.add(u2, f32x4.mul(f2, go));
@@ -151,7 +186,7 @@ function backfuseRow(
         v128.store(s, f32x4.add(v128.load(s, 16), f32x4.mul(go, z)), 16);
         f += 16;
         g += gs;
-        s += 32;
+        s += ss;
       }
       v128.store(u, u0);
       v128.store(u + uMap, u1);
@@ -177,6 +212,7 @@ function backfuseRow(
           dg += outMap;
         }
         const go = v128.and(dh, f32x4.gt(z, zero));
+        if (wg) addWeightGrad(s, d, outMap, nOut, z);
         ua = u;
         for (let a = 0; a < na; a++) {
           v128.store(ua, f32x4.add(v128.load(ua), f32x4.mul(v128.load32_splat(f + (<usize>a << 2)), go)));
@@ -186,7 +222,7 @@ function backfuseRow(
         v128.store(s, f32x4.add(v128.load(s, 16), f32x4.mul(go, z)), 16);
         f += fStride;
         g += gs;
-        s += 32;
+        s += ss;
       }
     }
   }
@@ -197,7 +233,7 @@ function backfuseRow(
  * both rows' z, each window's first maximum by lane masks, the pooled gradient routed there.
  */
 function backfusePoolRows(
-  uPtr: usize, uMapStride: i32, uRowStride: i32, scratchPtr: usize,
+  uPtr: usize, uMapStride: i32, uRowStride: i32, scratchPtr: usize, wg: bool,
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
@@ -207,6 +243,7 @@ function backfusePoolRows(
   const qMap = <usize>qMapStride << 2, qRow = <usize>qRowStride << 2, uMap = <usize>uMapStride << 2, uRow = <usize>uRowStride << 2;
   const outMap = <usize>outMapStride << 2, outRow = <usize>outRowStride << 2, poolMap = <usize>poolMapStride << 2;
   const fStride = <usize>na << 2;
+  const ss = scratchStride(nOut, wg);
   const zero = f32x4.splat(0);
   const odd = i32x4(0, -1, 0, -1);
   for (let x = 0; x < xs; x += 4) {
@@ -257,6 +294,10 @@ function backfusePoolRows(
       dt = f32x4.add(dt, v128.and(dp, firstT));
       db = f32x4.add(db, v128.and(dp, firstB));
       const gt = v128.and(dt, f32x4.gt(zt, zero)), gb = v128.and(db, f32x4.gt(zb, zero));
+      if (wg) {
+        addWeightGrad(s, d, outMap, nOut, zt);
+        addWeightGrad(s, d + outRow, outMap, nOut, zb);
+      }
       ua = u;
       for (let a = 0; a < na; a++) {
         const fa = v128.load32_splat(f + (<usize>a << 2));
@@ -269,35 +310,36 @@ function backfusePoolRows(
       f += fStride;
       g += gs;
       gp += gps;
-      s += 32;
+      s += ss;
     }
   }
 }
 
 export function spectral_backfuse_f32(
-  uPtr: usize, uMapStride: i32, uRowStride: i32, sumsPtr: usize, scratchPtr: usize,
+  uPtr: usize, uMapStride: i32, uRowStride: i32, sumsPtr: usize, scratchPtr: usize, wgradPtr: usize,
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
   channels: i32, width: i32, y0: i32, y1: i32,
 ): void {
-  memory.fill(scratchPtr, 0, <usize>channels << 5);
+  const wg = wgradPtr != 0;
+  memory.fill(scratchPtr, 0, <usize>channels * scratchStride(nOut, wg));
   let y = y0;
   while (y < y1) {
     const rows = nPool > 0 && y + 1 < y1 ? 2 : 1;
     let xs: i32;
     if (rows == 2) {
       xs = ((width >> 1) << 1) & ~3;
-      backfusePoolRows(uPtr, uMapStride, uRowStride, scratchPtr, outPtr, outMapStride, outRowStride, nOut, gPtr,
+      backfusePoolRows(uPtr, uMapStride, uRowStride, scratchPtr, wg, outPtr, outMapStride, outRowStride, nOut, gPtr,
         poolPtr, poolMapStride, poolRowStride, nPool, gpPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y, xs);
     } else {
       xs = width & ~3;
-      backfuseRow(uPtr, uMapStride, uRowStride, scratchPtr, outPtr, outMapStride, outRowStride, nOut, gPtr,
+      backfuseRow(uPtr, uMapStride, uRowStride, scratchPtr, wg, outPtr, outMapStride, outRowStride, nOut, gPtr,
         qPtr, qMapStride, qRowStride, na, fPtr, channels, y, xs);
     }
-    foldSums(sumsPtr, scratchPtr, channels);
+    foldSums(sumsPtr, wgradPtr, scratchPtr, channels, nOut);
     backfuseBlock(uPtr, uMapStride, uRowStride, sumsPtr, outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
-      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, xs, width);
+      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, xs, width, wgradPtr);
     y += rows;
   }
 }

@@ -229,27 +229,28 @@ t.test('spectral_backfuse_f32 against its twins', async (t) => {
   for (let n = 0; n < 36; n++) {
     const w = pick([1, 3, 4, 5, 7, 8, 9, 12, 13, 17, 24]), h = pick([1, 2, 3, 5, 6]);
     const na = pick([1, 3, 4, 4, 5]), nOut = pick([1, 2, 4, 5]), nPool = n % 3 === 0 ? 0 : pick([1, 3, 4, 6]);
-    const channels = pick([1, 4, 7]);
+    const channels = pick([1, 4, 7]), wgrad = n % 4 !== 3; // with and without the dense consumer's weight gradient
     const y0 = h > 2 && n % 2 ? 2 : 0, y1 = h;
     const G = geometry(w, h), Gp = geometry(w >> 1, h >> 1);
-    const sumsOff = 0, qOff = 4 * channels, outOff = qOff + na * G.mapSize, poolOff = outOff + nOut * G.mapSize;
+    const f64s = 2 * channels + (wgrad ? channels * nOut : 0);
+    const sumsOff = 0, wgOff = 4 * channels, qOff = 2 * f64s, outOff = qOff + na * G.mapSize, poolOff = outOff + nOut * G.mapSize;
     const uOff = poolOff + Math.max(nPool, 1) * Gp.mapSize, fOff = uOff + na * G.mapSize, gOff = fOff + channels * na;
     const gpOff = gOff + channels * padded4(nOut), total = gpOff + channels * padded4(nPool) + 4;
-    const scratch = k.arena.allocF32(8 * channels);
-    await crossCheck(t, k, `backfuse W=${w} H=${h} rows [${y0},${y1}) na=${na} nOut=${nOut} nPool=${nPool} C=${channels}`, total,
+    const scratch = k.arena.allocF32(4 * (2 + nOut) * channels);
+    await crossCheck(t, k, `backfuse W=${w} H=${h} rows [${y0},${y1}) na=${na} nOut=${nOut} nPool=${nPool} C=${channels} wgrad=${wgrad}`, total,
       (mem) => {
         const rand = rng(1000 + n);
         for (let i = 0; i < total; i++) mem[i] = rand() * 2 - 1;
-        new Float64Array(mem.buffer, mem.byteOffset, 2 * channels).fill(0.25);
+        new Float64Array(mem.buffer, mem.byteOffset, f64s).fill(0.25);
         for (let a = 0; a < na; a++) for (let y = y0; y < y1; y++) for (let x = 0; x < w; x++) mem[uOff + a * G.mapSize + G.interior + y * G.stride + x] = NaN;
       },
       (fn, b) => fn('spectral_backfuse_f32',
-        b + 4 * (uOff + G.interior), G.mapSize, G.stride, b + 4 * sumsOff, scratch,
+        b + 4 * (uOff + G.interior), G.mapSize, G.stride, b + 4 * sumsOff, scratch, wgrad ? b + 4 * wgOff : 0,
         b + 4 * (outOff + G.interior), G.mapSize, G.stride, nOut, b + 4 * gOff,
         b + 4 * (poolOff + Gp.interior), Gp.mapSize, Gp.stride, nPool, b + 4 * gpOff,
         b + 4 * (qOff + G.interior), G.mapSize, G.stride, na, b + 4 * fOff,
         channels, w, y0, y1),
-      [sumsOff, 2 * channels]);
+      [sumsOff, f64s]);
   }
 });
 

@@ -26,8 +26,8 @@ import { dctBasis } from '../dct.js';
 import type { FrLayer } from '../model.js';
 import { UNET_DEPTH } from '../model.js';
 import type { Exec } from './spectral-exec.js';
-import { fuse, mapsAt, NO_TARGET, spatialConv, upsampledOffset, type Target } from './spectral-forward.js';
-import { interior, type Level, type SizePlan } from './spectral-size.js';
+import { mapsAt, NO_TARGET, spatialConv, upsampledOffset, type Target } from './spectral-forward.js';
+import { backScratchFloats, interior, type Level, type SizePlan } from './spectral-size.js';
 import type { ConvStage, ScatterStage, SpectralTables } from './spectral-tables.js';
 
 /** Raw tap gradients of one backward pass, per stage, float64. */
@@ -38,6 +38,8 @@ export interface TapGradients {
   scatter: Map<ScatterStage, Float64Array>;
   /** Per scatter with a bias: (nb) Σ of ∂L/∂S_b over the upsampled region. */
   scatterBias: Map<ScatterStage, Float64Array>;
+  /** outc's dense weight gradient ∂L/∂W[c,o] = Σ_p ∂L/∂logit_c · h_o, as (width, classes). */
+  outcW?: Float64Array;
 }
 
 /** Sums per-share float64 slots of `n` values at `ptr` (slot stride `stride` values) and clears them. */
@@ -57,19 +59,22 @@ function recomputeQ(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P: numb
 }
 
 /** ∂L/∂Q of a normed ReLU conv into L's dQ maps, from its consumers' gradients. */
-function normBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P: number, sp: SizePlan, out: Target, pool: Target): void {
+function normBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P: number, sp: SizePlan, out: Target, pool: Target, grads?: TapGradients): void {
   const na = c.f.outFreqs.length, cout = c.f.cout;
   const dQ = interior(L, L.grads!.dQ), q = interior(L, L.Q);
   recomputeQ(ex, t, c, L, P, sp);
-  const slot = 2 * t.channelsMax;
+  const slot = 2 * t.channelsMax, wSlot = t.model.arch.width * t.model.arch.classes;
   ex.f64(sp.normSums, ex.shares * slot).fill(0);
+  if (grads) ex.f64(sp.outcGrads, ex.shares * wSlot).fill(0);
   ex.rows(L.h, pool.c.n > 0 ? 2 : 1, (y0, y1, s) => [
-    'spectral_backfuse_f32', dQ, L.mapSize, L.stride, sp.normSums + s * slot * 8, sp.backScratch + s * 8 * t.channelsMax * 4,
+    'spectral_backfuse_f32', dQ, L.mapSize, L.stride, sp.normSums + s * slot * 8, sp.backScratch + s * backScratchFloats(t) * 4,
+    grads ? sp.outcGrads + s * wSlot * 8 : 0,
     out.ptr, out.mapStride, out.rowStride, out.c.n, out.c.gPtr,
     pool.ptr, pool.mapStride, pool.rowStride, pool.c.n, pool.c.gPtr,
     q, L.mapSize, L.stride, na, c.fPtr, cout, L.w, y0, y1,
   ]);
   const sums = reduceShares(ex, sp.normSums, 2 * cout, slot);
+  if (grads) grads.outcW = reduceShares(ex, sp.outcGrads, wSlot, wSlot);
   const n = L.w * L.h;
   const F = ex.arena.f32(c.fPtr, cout * na);
   const cVec = ex.arena.f32(sp.normC, na), M = ex.arena.f32(sp.normM, na * na);
@@ -139,18 +144,12 @@ export function backward(ex: Exec, t: SpectralTables, sp: SizePlan): TapGradient
   const grads: TapGradients = { conv: new Map(), scatter: new Map(), scatterBias: new Map() };
   const { levels } = sp;
   const { down, ups } = t;
-  const outc = t.outc!;
-  const classes = t.model.arch.classes;
-  const L0 = levels[0];
-  // outc: dQ_a = Σ_c φ_a(c) ∂L/∂logit_c (a fused pass with F = I, G = E), then its taps and ∂L/∂P.
-  fuse(ex, { ptr: interior(L0, sp.dLogits), mapStride: L0.mapSize, rowStride: L0.stride, na: classes, fPtr: t.logitsBack!.F, channels: classes }, L0,
-    mapsAt(L0, L0.grads!.dQ, t.logitsBack!.G), NO_TARGET, false);
-  convBack(ex, t, outc, L0, L0.in.outc, sp, L0.grads!.dA, grads);
-  // Up stages, from level 0 downwards: ∂L/∂P of the consumer arrives in dA.
+  // Up stages, from level 0 downwards: ∂L/∂P of the consumer arrives in dA; at level 0 the
+  // consumer is outc, dense: ∂L/∂logits with G = Wᵀ, and its weight gradient summed on the way.
   for (let l = 0; l < UNET_DEPTH; l++) {
     const L = levels[l], u = ups[l], G = L.grads!;
-    const next = l === 0 ? t.toLogits : t.toTransposed[l - 1];
-    normBack(ex, t, u.conv2, L, L.in.up2, sp, mapsAt(L, G.dA, next), NO_TARGET);
+    if (l === 0) normBack(ex, t, u.conv2, L, L.in.up2, sp, mapsAt(L, sp.dLogits, t.toLogits), NO_TARGET, grads);
+    else normBack(ex, t, u.conv2, L, L.in.up2, sp, mapsAt(L, G.dA, t.toTransposed[l - 1]), NO_TARGET);
     convBack(ex, t, u.conv2, L, L.in.up2, sp, G.dB, grads);
     normBack(ex, t, u.conv1, L, L.in.up1, sp, mapsAt(L, G.dB, t.upNext[l]), NO_TARGET);
     convBack(ex, t, u.conv1, L, L.in.up1, sp, G.dS, grads);
@@ -172,7 +171,7 @@ export function backward(ex: Exec, t: SpectralTables, sp: SizePlan): TapGradient
 }
 
 /** Stage of each layer, for reading gradients back per layer. */
-export function stageOf(t: SpectralTables, layer: FrLayer): { conv?: ConvStage; scatter?: ScatterStage } {
+export function stageOf(t: SpectralTables, layer: FrLayer): { conv?: ConvStage; scatter?: ScatterStage; outc?: boolean } {
   const m = t.model;
   const k = [m.inc, ...m.down].findIndex((dc) => dc.conv1 === layer || dc.conv2 === layer);
   if (k >= 0) return { conv: [m.inc, ...m.down][k].conv1 === layer ? t.down[k].conv1 : t.down[k].conv2 };
@@ -182,7 +181,7 @@ export function stageOf(t: SpectralTables, layer: FrLayer): { conv?: ConvStage; 
     if (st.conv.conv1 === layer) return { conv: t.ups[l].conv1 };
     if (st.conv.conv2 === layer) return { conv: t.ups[l].conv2 };
   }
-  return { conv: t.outc };
+  return { conv: t.outc, outc: layer === m.outc };
 }
 
 /**
@@ -191,7 +190,22 @@ export function stageOf(t: SpectralTables, layer: FrLayer): { conv?: ConvStage; 
  */
 export function coefficientGradients(t: SpectralTables, layer: FrLayer, grads: TapGradients, count: number): Float64Array {
   const out = new Float64Array(count);
-  const { conv, scatter } = stageOf(t, layer);
+  const { conv, scatter, outc } = stageOf(t, layer);
+  if (outc && !conv) {
+    // Dense outc: ∂L/∂C[a,b,0,0] = Σ_{c,o} φ_a(c) φ_b(o) ∂L/∂W[c,o].
+    const [classes, width] = layer.shape, dW = grads.outcW!;
+    for (let n = 0; n < count; n++) {
+      const a = layer.indices[4 * n], b = layer.indices[4 * n + 1];
+      let s = 0;
+      for (let o = 0; o < width; o++) {
+        let r = 0;
+        for (let c = 0; c < classes; c++) r += dctBasis(classes, a, c) * dW[o * classes + c];
+        s += dctBasis(width, b, o) * r;
+      }
+      out[n] = s;
+    }
+    return out;
+  }
   if (conv) {
     const f = conv.f, dK = grads.conv.get(conv)!;
     const inIdx = new Map(f.inFreqs.map((v, g) => [v, g])), outIdx = new Map(f.outFreqs.map((v, g) => [v, g]));

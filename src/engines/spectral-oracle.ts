@@ -144,7 +144,7 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
         }
     },
 
-    spectral_backfuse_f32(uPtr, uMapStride, uRowStride, sumsPtr, scratchPtr, outPtr, outMapStride, outRowStride, nOut, gPtr,
+    spectral_backfuse_f32(uPtr, uMapStride, uRowStride, sumsPtr, scratchPtr, wgradPtr, outPtr, outMapStride, outRowStride, nOut, gPtr,
       poolPtr, poolMapStride, poolRowStride, nPool, gpPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y0, y1) {
       views();
       void scratchPtr; // the SIMD kernel's per-lane sums; this oracle sums in float64 directly
@@ -182,6 +182,10 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
                 }
               }
               const go = zo > 0 ? dh : 0;
+              if (wgradPtr) {
+                const h = zo > 0 ? zo : 0;
+                for (let g = 0; g < nOut; g++) f64[(wgradPtr >> 3) + o * nOut + g] += fround(f32[o0 + g * outMapStride + Y * outRowStride + x] * h);
+              }
               for (let a = 0; a < na; a++) U[a] = fround(U[a] + fround(f32[f0 + o * na + a] * go));
               f64[s0 + o] += go;
               f64[s0 + channels + o] += fround(go * zo);

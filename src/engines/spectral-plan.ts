@@ -95,12 +95,12 @@ export function basisMatrix(N: number, freqs: readonly number[], offset = 0, cou
   return B;
 }
 
-/** Dense weight of a 1×1 conv as (Cout, Cin): W[o,i] = Σ C[a,b,0,0] φ_a(o) φ_b(i). */
-export function dense1x1(layer: FrLayer): Float64Array {
+/** Dense weight of a 1×1 conv as (Cout, Cin): W[o,i] = Σ C[a,b,0,0] φ_a(o) φ_b(i) (`values` instead of the layer's, same positions). */
+export function dense1x1(layer: FrLayer, values: ArrayLike<number> = layer.values): Float64Array {
   const [cout, cin] = layer.shape;
   const W = new Float64Array(cout * cin);
   for (let n = 0; n < layer.values.length; n++) {
-    const v = layer.values[n];
+    const v = values[n];
     if (v === 0) continue;
     const a = layer.indices[n * 4], b = layer.indices[n * 4 + 1];
     for (let o = 0; o < cout; o++) {

@@ -58,13 +58,20 @@ export interface SizePlan {
   covs: number; // (shares, naMax, naMax) float64
   /** Training: per-share per-channel sums of g and g·z, (shares, 2, channelsMax) float64. */
   normSums: number;
-  /** Training: per-share scratch of spectral_backfuse_f32, (shares, 8·channelsMax) float32. */
+  /** Training: per-share scratch of spectral_backfuse_f32, (shares, 4·(2 + classes)·channelsMax) float32. */
   backScratch: number;
+  /** Training: per-share dense outc weight gradient, (shares, width, classes) float64. */
+  outcGrads: number;
   /** Training: per-share tap gradients, (shares, pairsMax, 9) float64. */
   tapGrads: number;
   /** Training: the norm backward's constant c (naMax) and matrix M (naMax, naMax), float32. */
   normC: number;
   normM: number;
+}
+
+/** Floats of spectral_backfuse_f32's scratch per thread, with the outc weight gradient (twin: assembly/spectral_backward.ts). */
+export function backScratchFloats(t: SpectralTables): number {
+  return 4 * (2 + t.model.arch.classes) * t.channelsMax;
 }
 
 /** Pointer to pixel (0, 0) of map 0 of a buffer at a level. */
@@ -78,7 +85,7 @@ export function interior(L: Level, buf: number): number {
  */
 export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTables, W: number, H: number, shares: number): SizePlan {
   const start = arena.mark();
-  const { down, ups, outc, train, naMax, nbMax } = t;
+  const { down, ups, outc, train, naMax } = t;
   const { classes } = t.model.arch;
   const levels: Level[] = levelSizes(W, H).map(({ w, h }, l) => {
     const stride = w + 2, mapSize = (h + 2) * stride;
@@ -106,10 +113,14 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
     } else {
       inputs = {
         down1: maps(nIn.down1), down2: maps(nIn.down2), up1: S, up2: l < UNET_DEPTH ? maps(nIn.up2) : 0,
-        transposed: l > 0 ? maps(nIn.transposed) : 0, outc: l === 0 ? maps(nIn.outc) : 0,
+        transposed: l > 0 ? maps(nIn.transposed) : 0, outc: 0,
       };
     }
-    const grads = train ? { dQ: maps(naMax), dA: maps(nbMax), dB: maps(nbMax), dS: l < UNET_DEPTH ? maps(nIn.up1) : 0 } : undefined;
+    // Backward: dA takes ∂L/∂P of the transposed conv's input and of down conv1 (level 0: neither),
+    // dB that of up conv2 and down conv2.
+    const grads = train ? {
+      dQ: maps(nQ), dA: l > 0 ? maps(Math.max(nIn.transposed, nIn.down1)) : 0, dB: maps(Math.max(nIn.up2, nIn.down2)), dS: l < UNET_DEPTH ? maps(nIn.up1) : 0,
+    } : undefined;
     return { w, h, stride, mapSize, Q, in: inputs, grads };
   });
   const L0 = levels[0];
@@ -118,10 +129,11 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
   const sums = arena.alloc(shares * naMax * 8);
   const covs = arena.alloc(shares * naMax * naMax * 8);
   const normSums = train ? arena.alloc(shares * 2 * t.channelsMax * 8) : 0;
-  const backScratch = train ? arena.allocF32(shares * 8 * t.channelsMax) : 0;
+  const backScratch = train ? arena.allocF32(shares * backScratchFloats(t)) : 0;
+  const outcGrads = train ? arena.alloc(shares * t.model.arch.width * classes * 8) : 0;
   const tapGrads = train ? arena.alloc(shares * t.pairsMax * 9 * 8) : 0;
   const normC = train ? arena.allocF32(naMax) : 0;
   const normM = train ? arena.allocF32(naMax * naMax) : 0;
   new Uint8Array(memory.buffer, start, arena.mark() - start).fill(0);
-  return { width: W, height: H, levels, logits, dLogits, sums, covs, normSums, backScratch, tapGrads, normC, normM };
+  return { width: W, height: H, levels, logits, dLogits, sums, covs, normSums, backScratch, outcGrads, tapGrads, normC, normM };
 }

@@ -62,7 +62,7 @@ export interface SpectralTables {
   down: { conv1: ConvStage; conv2: ConvStage }[];
   /** ups[l]: the up stage whose output is at level l (model.up[UNET_DEPTH - 1 - l]). */
   ups: UpTables[];
-  /** outc run spectrally (always for training), else applied as a dense consumer. */
+  /** outc run spectrally, else (always for training) applied as a dense consumer (toLogits). */
   outc?: ConvStage;
   /** (cin, nb) float64: φ_b(i) for the image's projection on inc.conv1's input frequencies. */
   imageBasis: Float64Array;
@@ -74,8 +74,6 @@ export interface SpectralTables {
   toLogits: Consumer;
   /** outc spectral: its fused pass forms the logits themselves (G = I). */
   identityG?: Consumer;
-  /** Training: dQ_outc = Eᵀ dLogits as a fused pass (F = I over the classes, G = E of outc). */
-  logitsBack?: { F: number; G: Consumer };
   naMax: number;
   nbMax: number;
   pairsMax: number;
@@ -176,7 +174,11 @@ function scatterTables(t: LayerFactors, dst: readonly number[], C: number, keepA
 
 export interface TableOptions {
   outc?: 'auto' | 'dense' | 'spectral';
-  /** Built for training: every listed position kept (zeros included), outc spectral, backward tables. */
+  /**
+   * Built for training: every listed position kept (zeros included), and outc dense: its weight
+   * gradient is then a per-channel sum in the last conv's backward pass, and its input maps are
+   * never stored.
+   */
   train?: boolean;
 }
 
@@ -208,7 +210,7 @@ export function buildSpectralTables(arena: Arena, memory: WebAssembly.Memory, mo
     return { scatter, conv1, conv2 };
   });
   const outcF = factors(model.outc);
-  const outcMode = train ? 'spectral' : options.outc && options.outc !== 'auto' ? options.outc : outcForm(outcF);
+  const outcMode = train ? 'dense' : options.outc && options.outc !== 'auto' ? options.outc : outcForm(outcF);
   const outc = outcMode === 'spectral' ? convStage(w, outcF) : undefined;
 
   const identity = (n: number) => {
@@ -223,27 +225,30 @@ export function buildSpectralTables(arena: Arena, memory: WebAssembly.Memory, mo
   const upNext = ups.map((u, l) => inputOf(u.conv2, chan(l)));
   const toTransposed = ups.map((u, l) => consumer(w, basisMatrix(chan(l + 1), u.scatter.t.inFreqs), chan(l + 1), u.scatter.t.inFreqs.length));
   let toLogits: Consumer;
-  let identityG: Consumer | undefined, logitsBack: SpectralTables['logitsBack'];
+  let identityG: Consumer | undefined;
   if (outc) {
     toLogits = inputOf(outc, width);
     arena.f32(outc.fPtr, outc.E.length).set(outc.E); // F = E without norm, written once
     identityG = consumer(w, identity(classes), classes, classes);
-    if (train) logitsBack = { F: w.f32(identity(classes)), G: consumer(w, outc.E, classes, outc.f.outFreqs.length) };
-  } else {
-    const W = dense1x1(model.outc); // (classes, width)
-    const G = new Float64Array(width * classes);
-    for (let o = 0; o < width; o++) for (let c = 0; c < classes; c++) G[o * classes + c] = W[c * width + o];
-    toLogits = consumer(w, G, width, classes);
-  }
+  } else toLogits = consumer(w, denseLogitsTable(model.outc), width, classes);
 
   const convs = [...down.flatMap((d) => [d.conv1, d.conv2]), ...ups.flatMap((u) => [u.conv1, u.conv2]), ...(outc ? [outc] : [])];
   return {
-    model, train, down, ups, outc, imageBasis, downNext, skipShare, pooled, upNext, toTransposed, toLogits, identityG, logitsBack,
+    model, train, down, ups, outc, imageBasis, downNext, skipShare, pooled, upNext, toTransposed, toLogits, identityG,
     naMax: Math.max(1, ...convs.map((c) => c.f.outFreqs.length)),
     nbMax: Math.max(1, ...convs.map((c) => c.f.inFreqs.length), ...ups.map((u) => u.scatter.t.inFreqs.length)),
     pairsMax: Math.max(1, ...convs.map((c) => c.nPairs), ...ups.map((u) => u.scatter.nPairs)),
     channelsMax: Math.max(1, ...convs.map((c) => c.f.cout)),
   };
+}
+
+/** outc as a dense consumer of the last features: G[o,c] = W[c,o], (width, classes). */
+function denseLogitsTable(layer: FrLayer, values: ArrayLike<number> = layer.values): Float64Array {
+  const [classes, width] = layer.shape;
+  const W = dense1x1(layer, values); // (classes, width)
+  const G = new Float64Array(width * classes);
+  for (let o = 0; o < width; o++) for (let c = 0; c < classes; c++) G[o * classes + c] = W[c * width + o];
+  return G;
 }
 
 /** Samesness of two factorizations' layout (pairs and frequencies), so new values fit the old tables. */
@@ -283,4 +288,10 @@ export function setStageCoefficients(tables: SpectralTables, arena: Arena, value
     arena.f32(u.scatter.tapsPtr, s.taps.length).set(s.taps);
   });
   if (tables.outc) rewriteConv(tables.outc, model.outc);
+  else {
+    const [classes, width] = model.outc.shape;
+    const G = denseLogitsTable(model.outc, values.get(model.outc));
+    const s = padded4(classes), t = arena.f32(tables.toLogits.gPtr, width * s);
+    for (let o = 0; o < width; o++) for (let c = 0; c < classes; c++) t[o * s + c] = G[o * classes + c];
+  }
 }
