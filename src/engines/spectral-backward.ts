@@ -26,7 +26,7 @@ import { dctBasis } from '../dct.js';
 import type { FrLayer } from '../model.js';
 import { UNET_DEPTH } from '../model.js';
 import type { Exec } from './spectral-exec.js';
-import { mapsAt, NO_TARGET, spatialConv, upsampledOffset, type Target } from './spectral-forward.js';
+import { mapsAt, NO_TARGET, projectImage, spatialConv, upsampledOffset, type Target } from './spectral-forward.js';
 import { backScratchFloats, interior, type Level, type SizePlan } from './spectral-size.js';
 import type { ConvStage, ScatterStage, SpectralTables } from './spectral-tables.js';
 
@@ -139,8 +139,8 @@ function scatterBack(ex: Exec, t: SpectralTables, l: number, sp: SizePlan, dPt: 
   ]);
 }
 
-/** The backward pass from ∂L/∂logits (in sp.dLogits) to every stage's tap gradients. */
-export function backward(ex: Exec, t: SpectralTables, sp: SizePlan): TapGradients {
+/** The backward pass from ∂L/∂logits (in sp.dLogits) to every stage's tap gradients; `input` is the image again. */
+export function backward(ex: Exec, t: SpectralTables, sp: SizePlan, input: Float32Array): TapGradients {
   const grads: TapGradients = { conv: new Map(), scatter: new Map(), scatterBias: new Map() };
   const { levels } = sp;
   const { down, ups } = t;
@@ -164,6 +164,7 @@ export function backward(ex: Exec, t: SpectralTables, sp: SizePlan): TapGradient
       normBack(ex, t, d.conv2, L, L.in.down2, sp, mapsAt(L, G.dS, t.skipShare[l]), mapsAt(B, B.grads!.dA, t.pooled[l]));
     }
     convBack(ex, t, d.conv2, L, L.in.down2, sp, G.dB, grads);
+    if (l === 0) projectImage(ex, t, sp, input); // into dS, spent now (spectral-size.ts)
     normBack(ex, t, d.conv1, L, L.in.down1, sp, mapsAt(L, G.dB, t.downNext[l]), NO_TARGET);
     convBack(ex, t, d.conv1, L, L.in.down1, sp, l > 0 ? G.dA : 0, grads);
   }

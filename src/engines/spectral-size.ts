@@ -52,7 +52,7 @@ export interface SizePlan {
   levels: Level[];
   /** The logits (classes maps), in level 0's map geometry (inference: aliases level 0's P, dead when the logits are formed). */
   logits: number;
-  /** Training: ∂L/∂logits (classes maps), level 0's geometry. */
+  /** Training: ∂L/∂logits (classes maps), level 0's geometry (the logits' buffer). */
   dLogits: number;
   sums: number; // (shares, naMax) float64
   covs: number; // (shares, naMax, naMax) float64
@@ -112,20 +112,24 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
       inputs = { down1: P, down2: P, up1: S, up2: P, transposed: P, outc: P };
     } else {
       inputs = {
-        down1: maps(nIn.down1), down2: maps(nIn.down2), up1: S, up2: l < UNET_DEPTH ? maps(nIn.up2) : 0,
+        down1: l > 0 ? maps(nIn.down1) : 0, down2: maps(nIn.down2), up1: S, up2: l < UNET_DEPTH ? maps(nIn.up2) : 0,
         transposed: l > 0 ? maps(nIn.transposed) : 0, outc: 0,
       };
     }
     // Backward: dA takes ∂L/∂P of the transposed conv's input and of down conv1 (level 0: neither),
     // dB that of up conv2 and down conv2.
     const grads = train ? {
-      dQ: maps(nQ), dA: l > 0 ? maps(Math.max(nIn.transposed, nIn.down1)) : 0, dB: maps(Math.max(nIn.up2, nIn.down2)), dS: l < UNET_DEPTH ? maps(nIn.up1) : 0,
+      dQ: maps(nQ), dA: l > 0 ? maps(Math.max(nIn.transposed, nIn.down1)) : 0, dB: maps(Math.max(nIn.up2, nIn.down2)),
+      dS: l < UNET_DEPTH ? maps(l === 0 ? Math.max(nIn.up1, nIn.down1) : nIn.up1) : 0,
     } : undefined;
+    // Training, level 0: the image's projection lives in dS until the backward needs dS, and is
+    // projected again after dS is spent (spectral-backward.ts), so it takes no maps of its own.
+    if (train && l === 0) inputs.down1 = grads!.dS;
     return { w, h, stride, mapSize, Q, in: inputs, grads };
   });
   const L0 = levels[0];
   const logits = train ? arena.allocF32(classes * L0.mapSize) : L0.in.outc;
-  const dLogits = train ? arena.allocF32(classes * L0.mapSize) : 0;
+  const dLogits = logits; // training: the logits are copied out before ∂L/∂logits comes in
   const sums = arena.alloc(shares * naMax * 8);
   const covs = arena.alloc(shares * naMax * naMax * 8);
   const normSums = train ? arena.alloc(shares * 2 * t.channelsMax * 8) : 0;

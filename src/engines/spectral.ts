@@ -134,7 +134,7 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
     }
     const L0 = sp.levels[0];
     copyPlanes(arena.f32(interior(L0, sp.dLogits), classes * L0.mapSize), L0.mapSize, L0.stride, dLogits, n, W, classes, W, H);
-    const taps = backward(ex, tables, sp);
+    const taps = backward(ex, tables, sp, input);
     const layers: LayerGradient[] = model.layers.map((layer, l) => {
       const ranks = train.ranks[l];
       const grads = coefficientGradients(tables, layer, taps, ranks);
