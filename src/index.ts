@@ -27,6 +27,15 @@ export type { EngineContext } from './engines/index.js';
 export { ENGINE_NAMES } from './engines/engine.js';
 export type { Engine, EngineName, Logits } from './engines/engine.js';
 export { argmaxClasses } from './engines/reference.js';
+export type { EngineOptions } from './engines/index.js';
+
+export { computeGradients, targetFromMask } from './gradients.js';
+export type { GradientOptions } from './gradients.js';
+export type { GradientResult, LayerGradient, LossSpec, LossTerms } from './engines/gradients.js';
+export { referenceGradients } from './engines/reference-backward.js';
+export { segmentationLoss, DICE_EPS } from './engines/loss.js';
+export { trainableModel, trainableValues, setTrainableValues, zigzagPositions } from './engines/trainable.js';
+export type { TrainableModel } from './engines/trainable.js';
 
 export { instantiateKernels, Arena, PAGE_BYTES } from './wasm/instance.js';
 export type { InstantiateOptions, KernelInstance } from './wasm/instance.js';
@@ -36,9 +45,15 @@ export type { KernelExports } from './wasm/exports.js';
 
 export { imageToTensor, checkInputSize, MIN_SIDE } from './input.js';
 export type { ImageInput } from './input.js';
-export { decodePng, encodePng } from './image/png-fflate.js';
-export { decodePngWith, encodePngWith, inspectPng, DEFAULT_PNG_LIMITS } from './image/png.js';
-export type { DecodedPng, EncodableImage, Inflate, Deflate, PngInfo, PngLimits } from './image/png.js';
+export { decodeImage, decodePng, encodePng } from './image/png-fflate.js';
+export { decodePngWith, encodePngWith, inspectPng, DEFAULT_PNG_LIMITS, EDGE_PNG_LIMITS, DEFAULT_IMAGE_LIMITS, EDGE_IMAGE_LIMITS } from './image/png.js';
+export type { DecodedPng, EncodableImage, ImageLimits, Inflate, Deflate, PngInfo, PngLimits } from './image/png.js';
+export { decodeImageWith } from './image/decode.js';
+export type { DecodedImage } from './image/decode.js';
+export { decodeJpeg, readJpegLayout, MAX_JPEG_SCANS } from './image/jpeg.js';
+export type { JpegInfo, JpegComponent } from './image/jpeg.js';
+export { imageFormatOf } from './image/sniff.js';
+export type { ImageFormat } from './image/sniff.js';
 export { dice, meanDice, maskFromGrey, maskToGrey } from './metrics.js';
 
 export { FreqregError, ERROR_CODES } from './errors.js';

@@ -5,24 +5,30 @@
  * the Node result with the same engine and thread count:
  * - the built-in sample on first open, cross-origin isolated (threads);
  * - a PyTorch fixture model (.tar.xz) and image opened through the file pickers;
+ * - a JPEG with EXIF orientation 6: decoded in the worker as Node decodes it, shown turned by the
+ *   browser at the mask's size;
  * - the upstream model and in0000.png dropped on the page together;
  * - the one-thread path when the server sends no COOP/COEP;
  * - a refused model file shows its error code.
  * Engine: FREQREG_TEST_ENGINE (default auto).
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { fixturesDir, PACKAGE_ROOT, upstreamDir } from './helpers.js';
 import { maskDiff, nodeClasses, startProcess, testEngine, type Started } from './support/runtimes.js';
+import { encodeJpeg, withOrientation } from './support/jpeg-builder.js';
+import { decodeImage, decodePng } from '../src/node/png.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** toolchain.md §6: flags for a headless Chromium in a container with no network use. */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const RESULT_TIMEOUT_MS = 20000;
+/** Chromium's JPEG decoder (libjpeg-turbo, fancy upsampling) and jpeg-js differ by a few levels on average; a wrong turn costs tens. */
+const TOL_BROWSER_JPEG_MEAN = 4;
 const engine = testEngine();
 /** The upstream model runs spectrally (auto, spectral); dense expands 31 M weights: past the edge budget, and tens of seconds here. */
 const SKIP_UPSTREAM = engine === 'dense' || engine === 'reference' ? `the upstream model with the ${engine} engine is too slow or too large here` : false;
@@ -135,6 +141,40 @@ if (!existsSync(CHROMIUM)) {
     const bad = await readPage(page);
     t.equal(bad.error?.code, 'UNKNOWN_FORMAT', 'a PNG as model: UNKNOWN_FORMAT');
     t.match(await page.textContent('#status'), /UNKNOWN_FORMAT/, 'the status line shows the code');
+    await page.close();
+  });
+
+  t.test(`a JPEG with an EXIF orientation through the file picker (engine ${engine})`, async (t) => {
+    const dir = fixturesDir(t);
+    if (!dir) return;
+    const url = await serve();
+    const page = await browser!.newPage();
+    await page.goto(`${url}index.html?engine=${engine}&sample=0`);
+    const model = join(dir, 'tiny-sparse.tar.xz');
+    const photo = decodePng(readFileSync(join(dir, 'tiny-sparse-input.png')));
+    const image = join(out, '..', `${basename(out)}-turned.jpg`);
+    writeFileSync(image, withOrientation(encodeJpeg(photo, 95), 6)); // shown turned 90° clockwise
+    t.teardown(() => rmSync(image, { force: true }));
+    await page.setInputFiles('#model-file', model);
+    await page.waitForFunction(() => window.__freqreg.info?.name === 'tiny-sparse.tar.xz' || window.__freqreg.state === 'error', null, { timeout: RESULT_TIMEOUT_MS });
+    await page.setInputFiles('#image-file', image);
+    const r = await waitRuns(page, 1);
+    t.notOk(r.error, `no error: ${r.error?.message ?? ''}`);
+    const res = r.result!;
+    const want = await nodeClasses(model, image, engine, res.threads);
+    t.same([res.width, res.height], [photo.height, photo.width], `${photo.height}×${photo.width}: turned as EXIF says`);
+    const d = maskDiff(res.classes, want.classes, want.width);
+    t.equal(d.count, 0, `JPEG mask equals Node's pixel for pixel (threads=${res.threads}) ${d.first}`);
+    const shown = await page.evaluate(() => { const c = document.getElementById('photo') as HTMLCanvasElement; return [c.width, c.height]; });
+    t.same(shown, [res.width, res.height], 'the browser shows the photo at the mask\'s size');
+    // And turned the same way: Chromium's own JPEG decode is within a few levels of freqreg's (chroma
+    // upsampling differs), where the other quarter turn would be off by tens.
+    const rgba = await page.evaluate(() => { const c = document.getElementById('photo') as HTMLCanvasElement; return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data); });
+    const ours = decodeImage(readFileSync(image));
+    let sum = 0;
+    for (let p = 0; p < ours.width * ours.height; p++) for (let k = 0; k < 3; k++) sum += Math.abs(rgba[4 * p + k] - ours.data[3 * p + k]);
+    const mean = sum / (ours.width * ours.height * 3);
+    t.ok(mean < TOL_BROWSER_JPEG_MEAN, `the photo as the browser shows it: mean difference ${mean.toFixed(2)} from freqreg's decode, so the mask lies over it`);
     await page.close();
   });
 

@@ -2,7 +2,7 @@
  * The edge worker in workerd: builds examples/edge-worker with a PyTorch fixture model bundled,
  * starts node_modules/.bin/workerd on a free 127.0.0.1 port, posts every fixture image and
  * checks each mask pixel for pixel against Node's (same model, same engine, one thread: workerd
- * has none), then posts bad bodies and checks the 4xx statuses and JSON errors (never a stack),
+ * has none), the same for a JPEG with an EXIF orientation, then posts bad bodies and checks the 4xx statuses and JSON errors (never a stack),
  * and stops workerd. Then the default build (the upstream model from FREQREG_DATA, packed): in0000.png
  * is segmented as Node segments it, and the same photo at 1918×1280 is refused (413, past the edge
  * memory budget).
@@ -17,6 +17,8 @@ import { request as httpRequest } from 'node:http';
 import { decodePng, encodePng, maskToGrey } from '../src/node/index.js';
 import { crc32 } from '../src/image/png.js';
 import { fixturesDir, PACKAGE_ROOT, readFixtures, upstreamDir } from './helpers.js';
+import { encodeJpeg, segment, sofBody, withOrientation } from './support/jpeg-builder.js';
+import { concat } from './support/writers.js';
 import { freePort, maskDiff, nodeClasses, spawnProcess, testEngine, waitForHttp, type Started } from './support/runtimes.js';
 
 const WORKERD = join(PACKAGE_ROOT, 'node_modules/.bin/workerd');
@@ -57,6 +59,21 @@ t.test(`edge worker in workerd (engine ${engine})`, async (t) => {
     }
   });
 
+  await t.test('a JPEG photo (EXIF-turned): mask equals Node\'s', async (t) => {
+    const f = readFixtures(dir)[0];
+    const photo = decodePng(readFileSync(join(dir, f.input)));
+    const jpg = withOrientation(encodeJpeg(photo, 95), 6);
+    const file = join(out, 'photo.jpg');
+    writeFileSync(file, jpg);
+    const res = await fetch(`${base}/segment`, { method: 'POST', body: jpg });
+    t.equal(res.status, 200, 'JPEG: 200');
+    const got = decodePng(new Uint8Array(await res.arrayBuffer()));
+    const want = await nodeClasses(model, file, engine, 1);
+    t.same([got.width, got.height], [photo.height, photo.width], `the mask is ${photo.height}×${photo.width}, turned as the photo is shown`);
+    const d = maskDiff(got.data, maskToGrey(want.classes, want.classCount), want.width);
+    t.equal(d.count, 0, `JPEG mask equals Node's pixel for pixel ${d.first}`);
+  });
+
   await t.test('bad requests: 4xx with a JSON error, no stack', async (t) => {
     const png = readFileSync(join(dir, 'tiny-sparse-input.png'));
     const badCrc = Uint8Array.from(png);
@@ -64,10 +81,18 @@ t.test(`edge worker in workerd (engine ${engine})`, async (t) => {
     const hugeHeader = Uint8Array.from(encodePng({ data: new Uint8Array(16 * 16 * 3), width: 16, height: 16, channels: 3 }));
     new DataView(hugeHeader.buffer, hugeHeader.byteOffset).setUint32(16, 60000); // IHDR width 60000…
     new DataView(hugeHeader.buffer, hugeHeader.byteOffset).setUint32(29, crc32(hugeHeader, 12, 29)); // …with its CRC fixed
+    const jpg = encodeJpeg(decodePng(png), 90);
+    const frame = (w: number, h: number, comps: [number, number, number][]) => concat(Uint8Array.of(0xff, 0xd8), segment(0xc0, sofBody(w, h, comps)), Uint8Array.of(0xff, 0xd9));
+    const hugeJpeg = frame(65535, 65535, [[1, 0x22, 0], [2, 0x11, 1], [3, 0x11, 1]]);
+    const cmykJpeg = frame(16, 16, [[1, 0x11, 0], [2, 0x11, 0], [3, 0x11, 0], [4, 0x11, 0]]);
     const cases: { name: string; init: RequestInit; path?: string; status: number; code: string }[] = [
       { name: 'empty body', init: { method: 'POST' }, status: 400, code: 'EMPTY_BODY' },
-      { name: 'text body', init: { method: 'POST', body: 'not an image' }, status: 415, code: 'NOT_PNG' },
-      { name: 'JPEG signature', init: { method: 'POST', body: Uint8Array.of(0xff, 0xd8, 0xff, 0xe0, 0, 16) }, status: 415, code: 'NOT_PNG' },
+      { name: 'text body', init: { method: 'POST', body: 'not an image' }, status: 415, code: 'IMAGE_FORMAT' },
+      { name: 'GIF', init: { method: 'POST', body: 'GIF89a\x01\x00\x01\x00\x00\x00\x00;' }, status: 415, code: 'IMAGE_FORMAT' },
+      { name: 'JPEG cut inside its first segment', init: { method: 'POST', body: Uint8Array.of(0xff, 0xd8, 0xff, 0xe0, 0, 16) }, status: 400, code: 'IMAGE_TRUNCATED' },
+      { name: 'JPEG cut in its scan', init: { method: 'POST', body: jpg.subarray(0, jpg.length - 100) }, status: 400, code: 'IMAGE_TRUNCATED' },
+      { name: 'JPEG frame declaring 65535×65535', init: { method: 'POST', body: hugeJpeg }, status: 413, code: 'IMAGE_TOO_LARGE' },
+      { name: 'CMYK JPEG', init: { method: 'POST', body: cmykJpeg }, status: 415, code: 'JPEG_UNSUPPORTED' },
       { name: 'truncated PNG', init: { method: 'POST', body: png.subarray(0, 100) }, status: 400, code: 'PNG_STRUCTURE' },
       { name: 'PNG with a bad CRC', init: { method: 'POST', body: badCrc }, status: 400, code: 'PNG_CRC' },
       { name: 'PNG too small for the UNet (8×8)', init: { method: 'POST', body: Uint8Array.from(encodePng({ data: new Uint8Array(8 * 8 * 3), width: 8, height: 8, channels: 3 })) }, status: 422, code: 'INPUT_TOO_SMALL' },

@@ -4,7 +4,7 @@
  * modules once, then a model per 'load' and a mask per 'segment' (see ./protocol.ts).
  */
 import {
-  countParameters, createBrowserSegmenter, decodePng, defaultBrowserThreads, FreqregError, threadsAvailable, type Segmenter,
+  countParameters, createBrowserSegmenter, decodeImage, defaultBrowserThreads, FreqregError, threadsAvailable, type Segmenter,
 } from '../src/browser.js';
 import type { ModelInfo, PageRequest, WorkerReply } from './protocol.js';
 
@@ -49,7 +49,7 @@ async function handle(req: PageRequest): Promise<WorkerReply> {
     return { id: req.id, type: 'loaded', info };
   }
   if (!segmenter) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'open a model first');
-  const image = req.png ? decodePng(new Uint8Array(req.png)) : req.pixels!;
+  const image = req.file ? decodeImage(new Uint8Array(req.file)) : req.pixels!;
   const r = await segmenter.segment(image);
   return { id: req.id, type: 'result', result: { ...r, engine: segmenter.engine, threads: segmenter.threads } };
 }

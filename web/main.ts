@@ -24,6 +24,8 @@ declare global {
 }
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
+/** PNG and JPEG are decoded by freqreg in the worker (the pixels Node sees); other formats by the browser. */
+const decodedByFreqreg = (b: Uint8Array) => PNG_MAGIC.every((m, i) => b[i] === m) || (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff);
 /** Overlay colours per class (class 0, background, stays clear): RGBA. */
 const CLASS_COLOURS: readonly (readonly [number, number, number, number])[] = [
   [0, 0, 0, 0], [255, 40, 70, 120], [40, 120, 255, 120], [40, 200, 90, 120], [250, 190, 20, 120],
@@ -89,8 +91,8 @@ async function segment(): Promise<void> {
   setState('busy', `Segmenting ${image.name}…`);
   const bytes = new Uint8Array(image.bytes);
   let reply: WorkerReply;
-  if (PNG_MAGIC.every((b, i) => bytes[i] === b)) {
-    reply = await ask({ type: 'segment', png: image.bytes.slice(0) });
+  if (decodedByFreqreg(bytes)) {
+    reply = await ask({ type: 'segment', file: image.bytes.slice(0) });
   } else {
     const { width, height } = image.bitmap;
     const ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true })!;
@@ -133,10 +135,11 @@ function drawMask(r: SegmentResult): void {
 async function openImage(name: string, bytes: ArrayBuffer): Promise<void> {
   let bitmap: ImageBitmap;
   try {
-    // Shown as stored; a PNG's pixels for the network come from freqreg's own decoder in the worker.
-    bitmap = await createImageBitmap(new Blob([bytes]), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    // Shown as stored, turned by its EXIF orientation as freqreg turns it; a PNG's or JPEG's pixels
+    // for the network come from freqreg's own decoders in the worker.
+    bitmap = await createImageBitmap(new Blob([bytes]), { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'from-image' });
   } catch {
-    return fail({ code: 'NOT_PNG', message: `${name} is not an image this browser can read` });
+    return fail({ code: 'IMAGE_FORMAT', message: `${name} is not an image this browser can read` });
   }
   image = { name, bytes, bitmap };
   drawPhoto(bitmap);

@@ -3,8 +3,8 @@ import type { EngineName } from '../src/engines/engine.js';
 
 export type PageRequest =
   | { id: number; type: 'load'; model: ArrayBuffer; name: string; engine: EngineName; threads?: number }
-  /** A PNG file's bytes (decoded in the worker, exactly as Node decodes it) or pixels the page decoded (other formats). */
-  | { id: number; type: 'segment'; png?: ArrayBuffer; pixels?: { data: Uint8ClampedArray; width: number; height: number; channels: 4 } };
+  /** A PNG or JPEG file's bytes (decoded in the worker, exactly as Node decodes it) or pixels the page decoded (other formats). */
+  | { id: number; type: 'segment'; file?: ArrayBuffer; pixels?: { data: Uint8ClampedArray; width: number; height: number; channels: 4 } };
 
 export interface ModelInfo {
   name: string;

@@ -1,7 +1,8 @@
 /**
  * freqreg as an edge worker (workerd / Cloudflare Workers, ES-module syntax):
  *
- *   POST /segment   body: a PNG (8/16-bit, grey/RGB/RGBA/palette)  →  200 image/png, the mask
+ *   POST /segment   body: a PNG (8/16-bit, grey/RGB/RGBA/palette) or a JPEG (baseline or
+ *                   progressive, grey or colour; EXIF orientation applied)  →  200 image/png, the mask
  *                   (8-bit grey: class c ↦ round(c·255/(classes−1)), so 0/255 for the car UNet)
  *   GET  /          →  JSON: the bundled model, the engine, how to call
  *
@@ -14,7 +15,7 @@ import kernelsModule from './kernels.wasm';
 import xzModule from './xz.wasm';
 import modelBytes from './model.bin';
 import {
-  createSegmenter, decodePng, EDGE_LIMITS, encodePng, FreqregError, maskToGrey, type EngineName, type ErrorCode, type Segmenter,
+  createSegmenter, decodeImage, EDGE_IMAGE_LIMITS, EDGE_LIMITS, encodePng, FreqregError, maskToGrey, type EngineName, type ErrorCode, type Segmenter,
 } from '../../src/index.js';
 
 /** Set by build.mjs (esbuild `define`). */
@@ -25,14 +26,19 @@ declare const __FREQREG_ACTIVATION_BYTES__: number;
 
 /** Largest request body read (bytes). */
 const MAX_BODY_BYTES = 16 * 2 ** 20;
-/** Largest image segmented (pixels): about 4 Mpx keeps the activations of the upstream UNet within an isolate. */
-const PNG_LIMITS = { maxWidth: 8192, maxHeight: 8192, maxPixels: 2 ** 22 };
+/**
+ * Largest image segmented: about 4 Mpx keeps the activations of the upstream UNet within an
+ * isolate, and a JPEG's decoding within 48 MiB (EDGE_IMAGE_LIMITS).
+ */
+const IMAGE_LIMITS = EDGE_IMAGE_LIMITS;
 /** Kernel memory ceiling (bytes). */
 const MAX_KERNEL_MEMORY = 2 ** 30;
 
-/** HTTP status per refusal; anything not listed is a 400 (png/image layers) or a 500 (a fault on this side). */
+/** HTTP status per refusal; anything not listed is a 400 (png/jpeg/image layers) or a 500 (a fault on this side). */
 const STATUS: Partial<Record<ErrorCode, number>> = {
   NOT_PNG: 415,
+  IMAGE_FORMAT: 415,
+  JPEG_UNSUPPORTED: 415,
   IMAGE_TOO_LARGE: 413,
   FILE_TOO_LARGE: 413,
   OUT_OF_MEMORY: 413,
@@ -54,7 +60,7 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 function errorResponse(e: unknown): Response {
   if (e instanceof HttpError) return json(e.status, { error: { code: e.code, message: e.message } }, e.headers);
   if (e instanceof FreqregError) {
-    const status = STATUS[e.code] ?? (e.layer === 'png' || e.layer === 'image' ? 400 : 500);
+    const status = STATUS[e.code] ?? (e.layer === 'png' || e.layer === 'jpeg' || e.layer === 'image' ? 400 : 500);
     return json(status, { error: { code: e.code, message: e.message } });
   }
   console.error('freqreg worker: unexpected failure', e); // the log keeps the details; the client gets none
@@ -79,7 +85,7 @@ function getSegmenter(): Promise<Segmenter> {
 async function readBody(request: Request): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > MAX_BODY_BYTES) throw new HttpError(413, 'FILE_TOO_LARGE', `body of ${declared} bytes; the cap is ${MAX_BODY_BYTES}`);
-  if (!request.body) throw new HttpError(400, 'EMPTY_BODY', 'empty body: POST a PNG image');
+  if (!request.body) throw new HttpError(400, 'EMPTY_BODY', 'empty body: POST a PNG or JPEG image');
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = request.body.getReader();
@@ -93,7 +99,7 @@ async function readBody(request: Request): Promise<Uint8Array> {
     }
     chunks.push(value);
   }
-  if (total === 0) throw new HttpError(400, 'EMPTY_BODY', 'empty body: POST a PNG image');
+  if (total === 0) throw new HttpError(400, 'EMPTY_BODY', 'empty body: POST a PNG or JPEG image');
   const body = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) { body.set(c, at); at += c.length; }
@@ -102,7 +108,7 @@ async function readBody(request: Request): Promise<Uint8Array> {
 
 async function segment(request: Request): Promise<Response> {
   const body = await readBody(request);
-  const image = decodePng(body, PNG_LIMITS);
+  const image = decodeImage(body, IMAGE_LIMITS);
   const seg = await getSegmenter();
   const run = queue.then(() => seg.segment(image));
   queue = run.catch(() => undefined);
@@ -123,12 +129,12 @@ export default {
     try {
       const { pathname } = new URL(request.url);
       if (pathname === '/segment') {
-        if (request.method !== 'POST') throw new HttpError(405, 'METHOD', `${request.method} /segment: use POST with a PNG body`, { allow: 'POST' });
+        if (request.method !== 'POST') throw new HttpError(405, 'METHOD', `${request.method} /segment: use POST with a PNG or JPEG body`, { allow: 'POST' });
         return await segment(request);
       }
       if (pathname === '/') {
         if (request.method !== 'GET' && request.method !== 'HEAD') throw new HttpError(405, 'METHOD', `${request.method} /: use GET`, { allow: 'GET, HEAD' });
-        return json(200, { name: 'freqreg', model: __FREQREG_MODEL_NAME__, engine: __FREQREG_ENGINE__, usage: 'POST /segment with a PNG body; the reply is the mask as a grey PNG' });
+        return json(200, { name: 'freqreg', model: __FREQREG_MODEL_NAME__, engine: __FREQREG_ENGINE__, usage: 'POST /segment with a PNG or JPEG body; the reply is the mask as a grey PNG' });
       }
       throw new HttpError(404, 'NOT_FOUND', `no route ${pathname}; POST /segment`);
     } catch (e) {

@@ -7,10 +7,12 @@ import type { Parallel } from '../wasm/parallel.js';
 import type { Engine, EngineName, Logits } from './engine.js';
 import { checkDenseWeights, checkSpectralTables, guardEngine, type EngineLimits } from './budget.js';
 import { referenceForward } from './reference.js';
+import { referenceGradientsAt } from './reference-backward.js';
+import { setTrainableValues, trainableModel, type TrainableModel } from './trainable.js';
+import type { GradientResult } from './gradients.js';
 import { createDenseEngine } from './dense.js';
 import { createSpectralEngine } from './spectral.js';
 import { planSpectral } from './spectral-plan.js';
-import { trainableModel } from './trainable.js';
 
 export interface EngineContext {
   kernels: KernelInstance;
@@ -34,25 +36,26 @@ export async function createEngine(name: EngineName, model: FrModel, context?: E
   const limits: EngineLimits = { maxDenseWeights: DEFAULT_LIMITS.maxDenseWeights, maxActivationBytes: DEFAULT_LIMITS.maxActivationBytes, ...options.limits };
   const mark = context?.kernels.arena.mark();
   try {
-    return guardEngine(await createUnguarded(name, model, limits, context, options.train), model, limits);
+    if (options.train) {
+      // Training: every layer lists its first R zig-zag positions first (src/engines/trainable.ts).
+      const trainable = trainableModel(model, options.train.ranks);
+      const engine = name === 'reference'
+        ? (checkDenseWeights(trainable.model, limits), createReferenceTrainer(trainable))
+        : await createUnguarded(name, trainable.model, limits, context, trainable.ranks);
+      if (!engine.gradients) {
+        await engine.dispose();
+        throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', `the ${name} engine has no backward pass; use spectral or reference`);
+      }
+      return guardEngine(engine, trainable.model, limits);
+    }
+    return guardEngine(await createUnguarded(name, model, limits, context), model, limits);
   } catch (e) {
     if (mark !== undefined) context!.kernels.arena.release(mark); // what a failed build allocated
     throw toFreqregError(e, 'engine');
   }
 }
 
-async function createUnguarded(name: EngineName, model: FrModel, limits: EngineLimits, context?: EngineContext, train?: { ranks: number }): Promise<Engine> {
-  if (train) {
-    // Training: the model lists each layer's first R zig-zag positions first (zeros included).
-    const trainable = trainableModel(model, train.ranks);
-    if (name !== 'spectral' && name !== 'auto') {
-      throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', `the ${name} engine does not compute gradients; use spectral (or the float64 referenceGradients)`);
-    }
-    if (!context) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', `the ${name} engine needs the kernel module`);
-    checkSpectralTables(trainable.model, limits);
-    const engine = createSpectralEngine(context.kernels, trainable.model, { parallel: context.parallel, name, train: { ranks: trainable.ranks } });
-    return name === 'auto' ? withName(engine, 'auto', 'spectral') : engine;
-  }
+async function createUnguarded(name: EngineName, model: FrModel, limits: EngineLimits, context?: EngineContext, trainRanks?: readonly number[]): Promise<Engine> {
   if (name === 'reference') {
     checkDenseWeights(model, limits);
     return createReferenceEngine(model);
@@ -65,11 +68,11 @@ async function createUnguarded(name: EngineName, model: FrModel, limits: EngineL
     case 'dense':
       return createDenseEngine(context.kernels, model, context.parallel);
     case 'spectral':
-      return createSpectralEngine(context.kernels, model, { parallel: context.parallel, name });
+      return createSpectralEngine(context.kernels, model, { parallel: context.parallel, name, ...(trainRanks && { train: { ranks: trainRanks } }) });
     case 'auto':
       return form === 'dense'
         ? withName(createDenseEngine(context.kernels, model, context.parallel), 'auto', 'dense')
-        : withName(await createSpectralEngine(context.kernels, model, { parallel: context.parallel, name }), 'auto', 'spectral');
+        : withName(await createSpectralEngine(context.kernels, model, { parallel: context.parallel, name, ...(trainRanks && { train: { ranks: trainRanks } }) }), 'auto', 'spectral');
   }
 }
 
@@ -87,6 +90,27 @@ export function chooseForm(model: FrModel): 'spectral' | 'dense' {
 
 function withName(engine: Engine, name: EngineName, form: string): Engine {
   return Object.assign(engine, { name, form });
+}
+
+/**
+ * The float64 reference built for training: `run` as the reference engine, `gradients` by the
+ * reference backward at the trainable positions, `setCoefficients` writing the R values back.
+ */
+function createReferenceTrainer(trainable: TrainableModel): Engine {
+  const { model, ranks } = trainable;
+  return {
+    ...createReferenceEngine(model),
+    async gradients(input, width, height, loss): Promise<GradientResult> {
+      const at = model.layers.map((layer, l) => ({
+        positions: layer.indices.slice(0, 4 * ranks[l]),
+        values: Float64Array.from(layer.values.subarray(0, ranks[l])),
+      }));
+      return referenceGradientsAt(model, input, width, height, loss, at);
+    },
+    setCoefficients(values) {
+      setTrainableValues(trainable, values);
+    },
+  };
 }
 
 /** The float64 reference (slow: for tests and checks on small inputs). */

@@ -10,7 +10,7 @@ import { defaultThreads, loadKernels } from './kernels.js';
 import { loadModelFile, xzWasmModule } from './load.js';
 
 export * from '../index.js';
-export { decodePng, encodePng, encodeGreyPng, encodeRgbPng } from './png.js';
+export { decodeImage, decodePng, encodePng, encodeGreyPng, encodeRgbPng } from './png.js';
 export { loadModelFile, xzWasmModule } from './load.js';
 export type { LoadedModel, LoadFileOptions } from './load.js';
 export { createNodeEngine } from './engines.js';
