@@ -164,7 +164,34 @@ function backfuseRow(
     const u = at(uPtr, y * uRowStride + x);
     const d = at(outPtr, y * outRowStride + x);
     let f = fPtr, g = gPtr, s = scratchPtr;
-    if (na == 4) {
+    if (na == 4 && nOut == 4 && !wg) {
+      // The common case (4 output and 4 consumer frequencies): q, ∂L/∂P' and u in registers.
+      const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
+      const d0 = v128.load(d), d1 = v128.load(d + outMap), d2 = v128.load(d + 2 * outMap), d3 = v128.load(d + 3 * outMap);
+      let u0 = zero, u1 = zero, u2 = zero, u3 = zero;
+      for (let o = 0; o < channels; o++) {
+        const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
+        const z = f32x4.add(f32x4.add(f32x4.mul(f0, q0), f32x4.mul(f1, q1)), f32x4.add(f32x4.mul(f2, q2), f32x4.mul(f3, q3)));
+        const dh = f32x4.add(
+          f32x4.add(f32x4.mul(v128.load32_splat(g), d0), f32x4.mul(v128.load32_splat(g, 4), d1)),
+          f32x4.add(f32x4.mul(v128.load32_splat(g, 8), d2), f32x4.mul(v128.load32_splat(g, 12), d3)),
+        );
+        const go = v128.and(dh, f32x4.gt(z, zero));
+        u0 = f32x4.add(u0, f32x4.mul(f0, go));
+        u1 = f32x4.add(u1, f32x4.mul(f1, go));
+        u2 = f32x4.add(u2, f32x4.mul(f2, go));
+        u3 = f32x4.add(u3, f32x4.mul(f3, go));
+        v128.store(s, f32x4.add(v128.load(s), go));
+        v128.store(s, f32x4.add(v128.load(s, 16), f32x4.mul(go, z)), 16);
+        f += 16;
+        g += gs;
+        s += ss;
+      }
+      v128.store(u, u0);
+      v128.store(u + uMap, u1);
+      v128.store(u + 2 * uMap, u2);
+      v128.store(u + 3 * uMap, u3);
+    } else if (na == 4) {
       const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
       let u0 = zero, u1 = zero, u2 = zero, u3 = zero;
       for (let o = 0; o < channels; o++) {
