@@ -80,15 +80,6 @@ export interface SpectralTables {
   channelsMax: number;
 }
 
-/** Every conv stage in one list (forward order), with its layer. */
-export function convStages(t: SpectralTables): ConvStage[] {
-  const out: ConvStage[] = [];
-  for (const d of t.down) out.push(d.conv1, d.conv2);
-  for (let l = UNET_DEPTH - 1; l >= 0; l--) out.push(t.ups[l].conv1, t.ups[l].conv2);
-  if (t.outc) out.push(t.outc);
-  return out;
-}
-
 interface TableWriter {
   f32(data: ArrayLike<number>): number;
   i32(data: Int32Array): number;
