@@ -12,7 +12,7 @@
  * replaced by its scalar twin (`_ref`, same signature): the twins' rates, and the twin pass's
  * logits against the SIMD pass's (largest difference relative to the largest logit).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { argmaxClasses } from '../src/engines/reference.js';
@@ -21,7 +21,8 @@ import { planSpectral } from '../src/engines/spectral-plan.js';
 import { imageToTensor } from '../src/input.js';
 import { findDataDir } from '../src/node/data.js';
 import { loadKernels } from '../src/node/kernels.js';
-import { loadModelFile } from '../src/node/load.js';
+import { decodeXz } from '../src/formats/xz.js';
+import { loadModelFile, xzWasmModule } from '../src/node/load.js';
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 const runs = Number(arg('runs', '7'));
@@ -66,12 +67,14 @@ export const SPECTRAL_WORK: Record<string, Work> = {
 };
 
 const dir = findDataDir();
-if (!dir) throw new Error('upstream data not found; set FREQREG_DATA');
+if (!dir) throw new Error('upstream data not found; fixtures/upstream or FREQREG_DATA');
 const { model } = await loadModelFile(join(dir, 'unet_fr.tar.xz'));
 const png = pngjs.PNG.sync.read(readFileSync(join(dir, 'testimgs', 'input', 'in0000.png')));
 const { width, height } = png;
 const input = imageToTensor({ data: png.data, width, height, channels: 4 }, model.arch.inChannels);
-const want = new Float32Array(readFileSync(join(dir, 'reference', 'logits0000.f32')).buffer.slice(0));
+const logitsFile = join(dir, 'reference', 'logits0000.f32');
+const logitsBytes = existsSync(logitsFile) ? readFileSync(logitsFile) : decodeXz(readFileSync(`${logitsFile}.xz`), xzWasmModule(), 64 << 20);
+const want = new Float32Array(logitsBytes.buffer.slice(logitsBytes.byteOffset, logitsBytes.byteOffset + logitsBytes.byteLength));
 
 const loaded = await loadKernels(threads);
 let kernels = loaded.kernels;

@@ -4,7 +4,7 @@
  * average, and writes a panel PNG per image plus an index.html report.
  */
 import { promises as fs } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { FreqregError } from '../errors.js';
 import { imageToTensor } from '../input.js';
 import { argmaxClasses } from '../engines/reference.js';
@@ -46,6 +46,12 @@ export interface DemoSummary {
 }
 
 /** Test photos and their masks: testimgs/input/inNNNN.png with testimgs/mask/gtNNNN.png. */
+/** A path as the user would type it: relative to the working folder when it lies inside it. */
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
 async function listTestImages(dataDir: string): Promise<{ input: string; mask: string }[]> {
   const inputDir = join(dataDir, 'testimgs', 'input');
   const names = await fs.readdir(inputDir).catch(() => {
@@ -82,7 +88,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const modelFile = join(dataDir, 'unet_fr.tar.xz');
   const loaded = await loadModelFile(modelFile);
   const nonzero = countParameters(loaded.model);
-  say(`model ${modelFile}: ${nonzero.weights + nonzero.biases} non-zero parameters, ${loaded.bytes.toLocaleString('en-US')} bytes`);
+  say(`model ${displayPath(modelFile)}: ${nonzero.weights + nonzero.biases} non-zero parameters, ${loaded.bytes.toLocaleString('en-US')} bytes`);
   const images = await listTestImages(dataDir);
   if (images.length === 0) throw new FreqregError('cli', 'DATA_MISSING', `no inNNNN.png test images in ${join(dataDir, 'testimgs', 'input')}`);
 
@@ -132,7 +138,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     title: 'freqreg demo',
     timings: { 'inference, all images': inferenceMs, 'per image (mean)': inferenceMs / results.length, total: totalMs },
   }, { overwrite });
-  say(`report ${files.index}`);
+  say(`report ${displayPath(files.index)}`);
   return {
     model: modelFile,
     nonzeroParameters: nonzero.weights + nonzero.biases,
