@@ -9,6 +9,7 @@ import { demoCommand } from './demo.js';
 import { segmentCommand } from './segment.js';
 import { packCommand } from './pack.js';
 import { exportCommand } from './export.js';
+import { trainCommand } from './train.js';
 import { EXIT, type Command } from './command.js';
 
 const COMMANDS: Record<string, Command> = {
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   inspect: inspectCommand,
   pack: packCommand,
   export: exportCommand,
+  train: trainCommand,
 };
 
 function usage(): string {

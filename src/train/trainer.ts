@@ -106,6 +106,8 @@ export class Trainer {
   readonly height: number;
   readonly steps: StepRecord[] = [];
   readonly evals: EvalRecord[] = [];
+  /** The caller's own description of the run (JSON), kept in checkpoints (the CLI keeps its data flags). */
+  meta: Record<string, unknown> = {};
   private values: Float64Array[];
   private adam: AdamState;
   private rng: Rng;
@@ -187,6 +189,7 @@ export class Trainer {
     trainer.elapsedMs = h.elapsedMs;
     trainer.epochEnded = h.epochEnded;
     trainer.lossSinceEval = h.lossSinceEval;
+    trainer.meta = h.meta ?? {};
     trainer.steps.push(...h.steps);
     trainer.evals.push(...h.evals.map((e) => ({ ...e, dice: e.dice ?? NaN })));
     if (h.best) {
@@ -364,7 +367,7 @@ export class Trainer {
     const options: Record<string, unknown> = {};
     for (const k of OPTION_KEYS) if (this.options[k] !== undefined) options[k] = this.options[k];
     const header: CheckpointHeader = {
-      arch: this.arch, options: options as unknown as TrainOptions, from: this.from, dataKey: dataKey(this.data),
+      arch: this.arch, options: options as unknown as TrainOptions, from: this.from, meta: this.meta, dataKey: dataKey(this.data),
       step: this.step, epoch: this.epoch, cursor: this.cursor, epochEnded: this.epochEnded, rngState: this.rng.state, ranks: this.ranks,
       adamT: this.adam.t, elapsedMs: this.elapsedMs, lossSinceEval: this.lossSinceEval,
       best: this.best ? { dice: this.best.dice, step: this.best.step } : undefined,
@@ -404,6 +407,7 @@ export class Trainer {
 }
 
 interface CheckpointHeader {
+  meta?: Record<string, unknown>;
   arch: UNetArch;
   options: TrainOptions;
   from: string;
