@@ -16,6 +16,9 @@
  *   npm run bench -- --quick         # under a minute: kernels cropped, spectral and auto at 959×640
  *   npm run bench -- --peers         # everything and the peers (add about 6 minutes)
  *   npm run bench -- --quick --peers # the quick run and the peers at 959×640 with fewer runs
+ *   npm run bench -- --train-only    # only the training steps (5. below; about 10 minutes with PyTorch)
+ *   5. training steps per second at 240×160 and 959×640, 1 and 2 threads, beside PyTorch's step
+ *      where python3 has torch (bench/train.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,9 +28,11 @@ import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT, findDataDir } from '../src/node/data.js';
 import { loadModelFile } from '../src/node/load.js';
 import { exportOnnx } from '../src/onnx-export.js';
+import { trainBench } from './train.js';
 import { renderMarkdown, type BenchResult, type CaseResult, type KernelsResult, type SpectralKernel } from './report.js';
 
 const quick = process.argv.includes('--quick');
+const trainOnly = process.argv.includes('--train-only');
 const peers = process.argv.includes('--peers');
 const here = fileURLToPath(new URL('.', import.meta.url));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -50,6 +55,15 @@ const machine = {
   node: process.version, v8: process.versions.v8, platform: `${process.platform} ${process.arch}`, loadBefore: load(), loadAfter: [] as number[],
 };
 console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (V8 ${machine.v8}); load averages ${machine.loadBefore.join(', ')}`);
+
+if (trainOnly) {
+  const training = await trainBench(dataDir, scratchDir, quick);
+  machine.loadAfter = load();
+  const file = join(resultsDir, `bench-train-${stamp}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), quick, machine, training }, null, 2));
+  console.log(`\nload averages after: ${machine.loadAfter.join(', ')}\nwritten ${file}`);
+  process.exit(0);
+}
 
 // 1. kernels and the ceiling
 console.log(`\nkernels${quick ? ' (--quick: cropped rows, same per-row work)' : ''}:`);
@@ -153,10 +167,12 @@ for (const t of [1, 2]) {
 if (ratios.length) console.log('\nseconds per image, peer / freqreg (same threads, same run; > 1: freqreg faster):');
 for (const r of ratios) console.log(`  ${r.threads} thread(s): ${r.peer.padEnd(22)} / freqreg ${r.freqreg.padEnd(8)} = ${r.ratio.toFixed(2)}×`);
 
+const training = await trainBench(dataDir, scratchDir, quick);
+
 machine.loadAfter = load();
-const result: BenchResult = {
+const result: BenchResult & { training: typeof training } = {
   date: new Date().toISOString(), quick, peers, machine, ceiling: kernels.ceiling, kernels: kernels.rows, convTotals: kernels.totals,
-  spectralKernels: spectral.spectralKernels, spectralTwinLogitsRelative: spectral.twinLogitsRelative, endToEnd, peerResults, refused, ratios, onnx,
+  spectralKernels: spectral.spectralKernels, spectralTwinLogitsRelative: spectral.twinLogitsRelative, endToEnd, peerResults, refused, ratios, onnx, training,
 };
 const file = join(resultsDir, `bench-${stamp}.json`);
 writeFileSync(file, JSON.stringify(result, null, 2));
