@@ -15,6 +15,7 @@
  * validation Dice, once the ranks have reached their final count, is the one kept.
  */
 import type { Engine } from '../engines/engine.js';
+import type { GradientResult } from '../engines/gradients.js';
 import { argmaxClasses } from '../engines/reference.js';
 import { fail, FreqregError } from '../errors.js';
 import { crc32 } from '../formats/zip.js';
@@ -120,6 +121,8 @@ export class Trainer {
   private elapsedMs = 0;
   private engine: Engine | undefined;
   private lossSinceEval: number[] = [];
+  /** The engine's trainable positions were checked against ours (once per engine). */
+  private positionsChecked = false;
   private epochEnded = false;
 
   private constructor(
@@ -262,6 +265,7 @@ export class Trainer {
       const result = await this.engine!.gradients!(pair.input, this.width, this.height, { target: pair.target });
       if (!Number.isFinite(result.loss)) fail('train', 'INTERNAL', `loss ${result.loss} on ${sample.name} at step ${this.step}`);
       if (result.layers.length !== sum.length) fail('train', 'INTERNAL', `the engine gave gradients for ${result.layers.length} layers, the model has ${sum.length}`);
+      if (!this.positionsChecked) this.checkPositions(result.layers);
       for (let l = 0; l < sum.length; l++) {
         const g = result.layers[l].grads, s = sum[l];
         if (g.length < s.length) fail('train', 'INTERNAL', `the engine gave ${g.length} gradients for layer ${result.layers[l].name}, ${s.length} are trained`);
@@ -386,7 +390,20 @@ export class Trainer {
     this.engine = undefined;
   }
 
+  /** The engine trains the positions we hold, in our order (setCoefficients relies on it). */
+  private checkPositions(layers: GradientResult['layers']): void {
+    const ours = trainableLayers(this.arch, this.ranks);
+    layers.forEach((g, l) => {
+      const mine = ours[l].positions;
+      if (g.name !== ours[l].name || g.positions.length < mine.length || mine.some((v, k) => g.positions[k] !== v)) {
+        fail('train', 'INTERNAL', `the engine's trainable positions of ${g.name} differ from the trainer's (layer ${l})`);
+      }
+    });
+    this.positionsChecked = true;
+  }
+
   private async buildEngine(): Promise<void> {
+    this.positionsChecked = false;
     const engine = await this.engines(modelOf(this.arch, this.values), this.ranks);
     if (!engine.gradients || !engine.setCoefficients) {
       await engine.dispose();
