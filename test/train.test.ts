@@ -234,6 +234,17 @@ t.test('progressive rank dropping: --start-ranks 64 --ranks 33 on the upstream s
   await trainer.dispose();
 });
 
+t.test('an epoch budget: exactly that many passes, the last batch partial', async (t) => {
+  const data = { train: samples(5), val: samples(1) };
+  const trainer = await Trainer.start(data, options({ steps: undefined, epochs: 3, batch: 2 }), { arch: ARCH, values: randomCoefficients(ARCH, 6, new Rng(2)), from: 'random' }, quadraticEngines(ARCH, OPTIMUM));
+  t.equal(trainer.totalSteps(), 9, '3 epochs of ⌈5/2⌉ steps');
+  await runAll(trainer);
+  t.equal(trainer.stepCount, 9);
+  t.equal(trainer.epochCount, 3);
+  t.same(trainer.evals.map((e) => e.step), [3, 6, 9], 'validated after each epoch');
+  await trainer.dispose();
+});
+
 t.test('checkpoint format: round trip and bounds', async (t) => {
   const bytes = writeCheckpoint({ a: 1, s: 'x' }, [{ name: 'f', data: Float64Array.of(1.5, -0, NaN) }, { name: 'u', data: Uint32Array.of(7, 0xffffffff) }]);
   const back = readCheckpointBytes(bytes);

@@ -226,7 +226,8 @@ export class Trainer {
     const n = this.data.train.length;
     let p = 0;
     if (o.steps) p = Math.max(p, this.step / o.steps);
-    if (o.epochs) p = Math.max(p, (this.epoch + this.cursor / n) / o.epochs);
+    // After an epoch's last step the cursor stays at its end until the next step draws a new order.
+    if (o.epochs) p = Math.max(p, (this.cursor >= n ? this.epoch : this.epoch + this.cursor / n) / o.epochs);
     if (o.minutes) p = Math.max(p, this.elapsedMs / (o.minutes * 60000));
     return Math.min(1, p);
   }
