@@ -105,6 +105,12 @@ export const ERROR_CODES = {
   WASM_TRAP: 'WebAssembly kernel trapped',
   OUT_OF_MEMORY: 'working memory larger than allowed',
   TIMEOUT: 'time budget exceeded',
+  // gradients
+  RANKS_INVALID: 'trainable rank count is not a positive integer',
+  TRAINABLE_VALUES: 'values do not match the trainable set',
+  TARGET_INVALID: 'target does not match the logits (wrong size or class out of range)',
+  LOSS_SHAPE: 'loss gradient does not match the logits',
+  NOT_FINITE: 'NaN or infinity where a finite number is needed',
   INTERNAL: 'unexpected internal failure (a bug; please report it)',
   // files and command line
   FILE_NOT_REGULAR: 'not a regular file',

@@ -31,8 +31,12 @@ export function checkInputSize(width: number, height: number): void {
 /**
  * The network input (C, H, W) float32: samples / 255 (8-bit) or / 65535 (16-bit); alpha dropped;
  * grey repeated to fill `inChannels` (RGB from grey); RGB to a 1-channel model is refused.
+ * With 'float64' the samples are divided in float64 (as PyTorch's `/ 255.0` on a float64 tensor),
+ * for the float64 reference.
  */
-export function imageToTensor(image: ImageInput, inChannels: number): Float32Array {
+export function imageToTensor(image: ImageInput, inChannels: number): Float32Array;
+export function imageToTensor(image: ImageInput, inChannels: number, precision: 'float64'): Float64Array;
+export function imageToTensor(image: ImageInput, inChannels: number, precision: 'float32' | 'float64' = 'float32'): Float32Array | Float64Array {
   const { width, height } = image;
   checkInputSize(width, height);
   const pixels = width * height;
@@ -44,12 +48,17 @@ export function imageToTensor(image: ImageInput, inChannels: number): Float32Arr
   if (colour !== inChannels && colour !== 1) {
     fail('image', 'INPUT_SHAPE', `the model takes ${inChannels} channel(s), the image has ${colour} colour channel(s)`);
   }
-  const scale = image.data instanceof Uint16Array ? 1 / 65535 : 1 / 255;
-  const out = new Float32Array(inChannels * pixels);
+  const full = image.data instanceof Uint16Array ? 65535 : 255;
+  const scale = 1 / full;
+  const wide = precision === 'float64';
+  const out = wide ? new Float64Array(inChannels * pixels) : new Float32Array(inChannels * pixels);
   for (let c = 0; c < inChannels; c++) {
     const src = colour === 1 ? 0 : c;
     const plane = c * pixels;
-    for (let p = 0; p < pixels; p++) out[plane + p] = image.data[p * channels + src] * scale;
+    for (let p = 0; p < pixels; p++) {
+      const v = image.data[p * channels + src];
+      out[plane + p] = wide ? v / full : v * scale;
+    }
   }
   return out;
 }
