@@ -18,6 +18,7 @@ import { Rng } from '../src/train/rng.js';
 import { learningRate, ranksAt, LR_FLOOR } from '../src/train/schedule.js';
 import { Trainer, type EngineFactory, type TrainOptions } from '../src/train/trainer.js';
 import { FreqregError } from '../src/errors.js';
+import { zigzagPositions } from '../src/engines/trainable.js';
 import { rng } from './helpers.js';
 
 /** A stand-in engine: loss ½‖θ − θ*‖² (gradient pulled a little by the image), logits (0, 1 − ‖θ − θ*‖²/n) per pixel. Test-only. */
@@ -157,6 +158,10 @@ t.test('initialisation: He energy per layer, first ranks of an existing model', 
   const fewer = coefficientsOf(model, 10);
   t.ok(fewer.dropped > 0 && fewer.values.every((v) => v.length <= 10), `fewer ranks drop the rest (${fewer.dropped})`);
   t.equal(layers[22].positions.length / 4, 33, 'outc 2×64×1×1 holds 33 ranks');
+  // Fewer ranks are a prefix of more in the engines' (upstream's) order, ties included: the trainer
+  // takes prefixes from its cache.
+  const shape = [512, 1024, 3, 3];
+  t.same(Array.from(zigzagPositions(shape, 40)), Array.from(zigzagPositions(shape, 64).subarray(0, 160)), '512×1024×3×3: 40 ranks are the first 40 of 64');
 });
 
 t.test('a run converges, keeps the best model, and is deterministic', async (t) => {

@@ -1,11 +1,12 @@
 /**
  * The trainable coefficients of an FR UNet: per layer, in state-dict order, the values at the
- * layer's first R positions of the zig-zag order (src/formats/packed.ts forEachZigzag, the upstream
- * order), R = min(ranks, elements). From them the trainer builds models for the engines and the
- * model it writes.
+ * layer's first R positions of the upstream zig-zag order (src/engines/trainable.ts
+ * zigzagPositions, the order the engines built for training use), R = min(ranks, elements). From
+ * them the trainer builds models for the engines and the model it writes.
  */
 import { FreqregError } from '../errors.js';
-import { forEachZigzag, unetTemplate } from '../formats/packed.js';
+import { zigzagPositions } from '../engines/trainable.js';
+import { unetTemplate } from '../formats/packed.js';
 import { buildModel, denseSize, type CoeffTensor, type FrModel, type UNetArch } from '../model.js';
 import type { Rng } from './rng.js';
 
@@ -17,16 +18,27 @@ export interface TrainableLayer {
   positions: Int32Array;
 }
 
+/**
+ * The longest prefix of each shape's zig-zag order computed so far: the order is a sort, so fewer
+ * ranks are a prefix of more, and the largest layers take seconds at 64 ranks.
+ */
+const orderCache = new Map<string, Int32Array>();
+
+function firstPositions(shape: readonly number[], ranks: number): Int32Array {
+  const key = shape.join('x');
+  const count = Math.min(ranks, denseSize(shape));
+  let cached = orderCache.get(key);
+  if (!cached || cached.length < 4 * count) {
+    cached = zigzagPositions(shape, count);
+    orderCache.set(key, cached);
+  }
+  return cached.slice(0, 4 * count);
+}
+
 /** The layers of the UNet with `ranks` trainable coefficients each (fewer where a layer is smaller). */
 export function trainableLayers(arch: UNetArch, ranks: number): TrainableLayer[] {
   return unetTemplate(arch).map(({ name, shape }) => {
-    const count = Math.min(ranks, denseSize(shape));
-    const positions = new Int32Array(count * 4);
-    let k = 0;
-    forEachZigzag(shape, count, (p) => {
-      positions.set(p, 4 * k++);
-    });
-    return { name, shape: shape as [number, number, number, number], positions };
+    return { name, shape: shape as [number, number, number, number], positions: firstPositions(shape, ranks) };
   });
 }
 
