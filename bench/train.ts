@@ -45,14 +45,19 @@ export interface TrainBench {
 const here = fileURLToPath(new URL('.', import.meta.url));
 const SIZES: [number, number][] = [[240, 160], [959, 640]];
 
-function torchVersion(): string | undefined {
-  const r = spawnSync('python3', ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
+/** The first Python on the list that imports torch and numpy (Debian's python3-torch lives in /usr/bin's), and its torch version. */
+export function findTorch(): { python: string; version: string } | undefined {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
+    if (r.status === 0) return { python, version: r.stdout.trim() };
+  }
+  return undefined;
 }
 
 export async function trainBench(dataDir: string, scratchDir: string, quick: boolean): Promise<TrainBench> {
   const result: TrainBench = { freqreg: [], pytorch: [], ratios: [] };
-  const torch = torchVersion();
+  const found = findTorch();
+  const torch = found?.version;
   if (!torch) result.pytorchSkipped = 'python3 has no torch (Debian: apt-get install python3-torch)';
   console.log(`\ntraining steps: upstream model, ranks 0…32 trainable, in0000.png and its mask, batch 1${torch ? `; PyTorch ${torch} beside` : `; PyTorch skipped: ${result.pytorchSkipped}`}`);
   for (const [width, height] of quick ? SIZES.slice(0, 1) : SIZES) {
@@ -69,7 +74,7 @@ export async function trainBench(dataDir: string, scratchDir: string, quick: boo
       let line = `  freqreg spectral ${threads} thread(s) ${`${width}×${height}`.padEnd(8)} cold ${r.coldSeconds.toFixed(3)} s  median ${(r.medianSeconds * 1000).toFixed(1)} ms/step  ${r.stepsPerSecond.toFixed(2)} steps/s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB`;
       if (torch) {
         const tsteps = width > 300 ? 2 : 4;
-        const tout = execFileSync('python3', [join(PACKAGE_ROOT, 'bench', 'torch_train_step.py'), '--threads', String(threads), '--width', String(width), '--height', String(height), '--steps', String(tsteps), '--data', dataDir, '--sample', sampleFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+        const tout = execFileSync(found!.python, [join(PACKAGE_ROOT, 'bench', 'torch_train_step.py'), '--threads', String(threads), '--width', String(width), '--height', String(height), '--steps', String(tsteps), '--data', dataDir, '--sample', sampleFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
         const p = JSON.parse(tout.trim().split('\n').pop()!) as TorchStepResult;
         result.pytorch.push(p);
         const ratio = p.medianSeconds / r.medianSeconds;
