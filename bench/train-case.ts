@@ -6,7 +6,9 @@
  * Fine-tunes the upstream model (ranks 0…32 of every layer trainable) on in0000.png and its mask,
  * brought to W×H as `freqreg train` brings them, one image per step, no augmentation: each step is
  * the forward and backward pass, Adam and the new coefficients (src/train/trainer.ts). Prints one
- * JSON line: the first (cold) step, the median of the rest, steps per second, peak RSS.
+ * JSON line: the first (cold) step, the median of the rest, steps per second, peak RSS, and the
+ * median CPU seconds per step of this process (its worker threads included), which a busy machine
+ * inflates less than the wall time.
  */
 import { join } from 'node:path';
 import { findDataDir } from '../src/node/data.js';
@@ -39,12 +41,18 @@ const trainer = await Trainer.start(
   { arch: model.arch, values: coefficientsOf(model, ranks).values, from: 'upstream' },
   trainingEngines(engineName, threads),
 );
-while (!trainer.done) await trainer.trainStep();
+const cpu: number[] = [];
+while (!trainer.done) {
+  const c0 = process.cpuUsage();
+  await trainer.trainStep();
+  const c = process.cpuUsage(c0);
+  cpu.push((c.user + c.system) / 1e6);
+}
 await trainer.dispose();
 const ms = trainer.steps.map((s) => s.ms);
 const warm = ms.slice(1).sort((a, b) => a - b);
 const median = warm[warm.length >> 1];
 console.log(JSON.stringify({
   engine: engineName, threads, width, height, ranks, coldSeconds: ms[0] / 1000, medianSeconds: median / 1000, warmSeconds: ms.slice(1).map((m) => m / 1000),
-  stepsPerSecond: 1000 / median, firstLoss: trainer.steps[0].loss, lastLoss: trainer.steps[trainer.steps.length - 1].loss, peakRssMiB: process.resourceUsage().maxRSS / 1024,
+  stepsPerSecond: 1000 / median, medianCpuSeconds: cpu.slice(1).sort((a, b) => a - b)[(cpu.length - 1) >> 1], firstLoss: trainer.steps[0].loss, lastLoss: trainer.steps[trainer.steps.length - 1].loss, peakRssMiB: process.resourceUsage().maxRSS / 1024,
 }));

@@ -19,6 +19,7 @@ export interface TrainStepResult {
   height: number;
   coldSeconds: number;
   medianSeconds: number;
+  medianCpuSeconds: number;
   stepsPerSecond: number;
   peakRssMiB: number;
 }
@@ -30,6 +31,7 @@ export interface TorchStepResult {
   torch: string;
   coldSeconds: number;
   medianSeconds: number;
+  medianCpuSeconds: number;
   peakRssMiB: number;
 }
 
@@ -71,7 +73,7 @@ export async function trainBench(dataDir: string, scratchDir: string, quick: boo
       const out = execFileSync(process.execPath, [join(here, 'train-case.js'), `--threads=${threads}`, `--width=${width}`, `--height=${height}`, `--steps=${steps}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
       const r = JSON.parse(out.trim().split('\n').pop()!) as TrainStepResult;
       result.freqreg.push(r);
-      let line = `  freqreg spectral ${threads} thread(s) ${`${width}×${height}`.padEnd(8)} cold ${r.coldSeconds.toFixed(3)} s  median ${(r.medianSeconds * 1000).toFixed(1)} ms/step  ${r.stepsPerSecond.toFixed(2)} steps/s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB`;
+      let line = `  freqreg spectral ${threads} thread(s) ${`${width}×${height}`.padEnd(8)} cold ${r.coldSeconds.toFixed(3)} s  median ${(r.medianSeconds * 1000).toFixed(1)} ms/step (CPU ${(r.medianCpuSeconds * 1000).toFixed(1)} ms)  ${r.stepsPerSecond.toFixed(2)} steps/s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB`;
       if (torch) {
         const tsteps = width > 300 ? 2 : 4;
         const tout = execFileSync(found!.python, [join(PACKAGE_ROOT, 'bench', 'torch_train_step.py'), '--threads', String(threads), '--width', String(width), '--height', String(height), '--steps', String(tsteps), '--data', dataDir, '--sample', sampleFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
@@ -79,7 +81,7 @@ export async function trainBench(dataDir: string, scratchDir: string, quick: boo
         result.pytorch.push(p);
         const ratio = p.medianSeconds / r.medianSeconds;
         result.ratios.push({ width, height, threads, ratio });
-        line += `\n  PyTorch          ${threads} thread(s) ${`${width}×${height}`.padEnd(8)} cold ${p.coldSeconds.toFixed(3)} s  median ${(p.medianSeconds * 1000).toFixed(0)} ms/step  peak RSS ${p.peakRssMiB.toFixed(0)} MiB  → freqreg ${ratio.toFixed(0)}× faster`;
+        line += `\n  PyTorch          ${threads} thread(s) ${`${width}×${height}`.padEnd(8)} cold ${p.coldSeconds.toFixed(3)} s  median ${(p.medianSeconds * 1000).toFixed(0)} ms/step (CPU ${(p.medianCpuSeconds * 1000).toFixed(0)} ms)  peak RSS ${p.peakRssMiB.toFixed(0)} MiB  → freqreg ${ratio.toFixed(0)}× faster`;
       }
       console.log(line);
     }
