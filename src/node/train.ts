@@ -335,12 +335,16 @@ export async function runTrain(values: Record<string, unknown>): Promise<number>
   const progress = new Progress(byTime ? Math.round(trainer.options.minutes! * 60) : total, {
     noun: byTime ? 'second' : 'step', silent: progressOff,
   });
+  const report = (line: string): void => {
+    if (!progressOff) progress.log(line);
+    else if (!json) console.log(line);
+  };
   let lastDice = NaN;
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    progress.log('interrupted: finishing this step, then writing the checkpoint (Ctrl-C again to quit at once)');
+    report('interrupted: finishing this step, then writing the checkpoint (Ctrl-C again to quit at once)');
   };
   process.on('SIGINT', onSignal);
   const saveCheckpoint = async (): Promise<void> => writeFileAtomic(checkpointPath, trainer.checkpoint(), true);
@@ -351,7 +355,7 @@ export async function runTrain(values: Record<string, unknown>): Promise<number>
       if (trainer.evaluationDue()) {
         const e = await trainer.evaluate();
         lastDice = e.dice;
-        progress.log(formatEval(e));
+        report(formatEval(e));
         await emit({ type: 'evaluation', ...e });
       }
       const label = `loss ${step.loss.toFixed(4)}  val dice ${Number.isNaN(lastDice) ? '—' : lastDice.toFixed(4)}  ranks ${step.ranks}${byTime ? `  step ${step.step}` : ''}`;
@@ -363,7 +367,7 @@ export async function runTrain(values: Record<string, unknown>): Promise<number>
     }
     if (!interrupted && (trainer.evals.length === 0 || trainer.evals[trainer.evals.length - 1].step !== trainer.stepCount)) {
       const e = await trainer.evaluate();
-      progress.log(formatEval(e));
+      report(formatEval(e));
       await emit({ type: 'evaluation', ...e });
     }
     progress.finish();
