@@ -215,9 +215,6 @@ export async function runTrain(values: Record<string, unknown>): Promise<number>
   const say = (line: string): void => { if (!json) console.log(line); };
   const warn = (line: string): void => console.error(line);
   const overwrite = values.overwrite === true;
-  const threads = positiveInt(values, 'threads') ?? defaultThreads();
-  const engineName = parseEngineName(values.engine ?? 'spectral');
-  if (engineName !== 'spectral' && engineName !== 'reference') usage('--engine for training is spectral or reference');
 
   // The run's description: from the flags, or from the checkpoint being resumed.
   let checkpointBytes: Uint8Array | undefined;
@@ -235,6 +232,9 @@ export async function runTrain(values: Record<string, unknown>): Promise<number>
     }
   }
   if (typeof meta.data !== 'string') usage('--data is required (a manifest or a folder of photos)');
+  const threads = positiveInt(meta, 'threads') ?? defaultThreads();
+  const engineName = parseEngineName(meta.engine ?? 'spectral');
+  if (engineName !== 'spectral' && engineName !== 'reference') usage('--engine for training is spectral or reference');
   const out = resolve(String(meta.out ?? TRAIN_DEFAULTS.out));
   const checkpointPath = resolve(String(meta.checkpoint ?? `${out}.ckpt`));
   const checkpointMinutes = positiveNumber(meta, 'checkpoint-every') ?? TRAIN_DEFAULTS.checkpointMinutes;
