@@ -66,28 +66,55 @@ export function denseWeights(layer: FrLayer): Float64Array {
   return W;
 }
 
-/** Cross-correlation with a (Cout, Cin, k, k) weight, stride 1, zero padding (k-1)/2, plus bias. */
-export function conv2d(x: Tensor64, W: Float64Array, cout: number, k: number, bias?: Float32Array): Tensor64 {
+/** Pixels per block of patches: bounds the patch buffer to PATCH_BLOCK × Cin·k² values. */
+export const PATCH_BLOCK = 16;
+
+/**
+ * The k×k patches (zero padding (k−1)/2) of pixels p0 … p1−1 of `x` (p = y·W + x, row-major):
+ * patch[p − p0, j] = x[i, y+ky−pad, x+kx−pad], 0 outside, with j = (i·k + ky)·k + kx — the order
+ * of a (Cout, Cin, k, k) weight's row, so a conv output is a dot product of the two.
+ */
+export function fillPatches(x: Tensor64, k: number, p0: number, p1: number, patch: Float64Array): void {
   const { c: cin, h, w } = x;
   const pad = (k - 1) >> 1;
-  const out = new Float64Array(cout * h * w);
-  for (let o = 0; o < cout; o++)
+  const J = cin * k * k;
+  for (let p = p0; p < p1; p++) {
+    const y = Math.floor(p / w), xx = p - y * w;
+    const row = (p - p0) * J;
     for (let i = 0; i < cin; i++)
-      for (let ky = 0; ky < k; ky++)
+      for (let ky = 0; ky < k; ky++) {
+        const sy = y + ky - pad;
         for (let kx = 0; kx < k; kx++) {
-          const wv = W[((o * cin + i) * k + ky) * k + kx];
-          if (wv === 0) continue;
-          for (let y = 0; y < h; y++) {
-            const sy = y + ky - pad;
-            if (sy < 0 || sy >= h) continue;
-            for (let xx = 0; xx < w; xx++) {
-              const sx = xx + kx - pad;
-              if (sx < 0 || sx >= w) continue;
-              out[(o * h + y) * w + xx] += wv * x.data[(i * h + sy) * w + sx];
-            }
-          }
+          const sx = xx + kx - pad;
+          const inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+          patch[row + (i * k + ky) * k + kx] = inside ? x.data[(i * h + sy) * w + sx] : 0;
         }
-  if (bias) for (let o = 0; o < cout; o++) for (let p = 0; p < h * w; p++) out[o * h * w + p] += bias[o];
+      }
+  }
+}
+
+/**
+ * Cross-correlation with a (Cout, Cin, k, k) weight, stride 1, zero padding (k−1)/2, plus bias:
+ * out[o, p] = Σ_j W[o, j] · patch[p, j] + bias[o], j over (i, ky, kx), pixels taken PATCH_BLOCK at a time.
+ */
+export function conv2d(x: Tensor64, W: Float64Array, cout: number, k: number, bias?: Float32Array): Tensor64 {
+  const { c: cin, h, w } = x;
+  const n = h * w, J = cin * k * k;
+  const out = new Float64Array(cout * n);
+  const patch = new Float64Array(PATCH_BLOCK * J); // (PATCH_BLOCK, Cin·k·k)
+  for (let p0 = 0; p0 < n; p0 += PATCH_BLOCK) {
+    const p1 = Math.min(n, p0 + PATCH_BLOCK);
+    fillPatches(x, k, p0, p1, patch);
+    for (let o = 0; o < cout; o++) {
+      const wRow = o * J;
+      for (let p = p0; p < p1; p++) {
+        const pRow = (p - p0) * J;
+        let s = 0;
+        for (let j = 0; j < J; j++) s += W[wRow + j] * patch[pRow + j];
+        out[o * n + p] = s + (bias ? bias[o] : 0);
+      }
+    }
+  }
   return { c: cout, h, w, data: out };
 }
 
@@ -109,9 +136,13 @@ export function convTranspose2x2(x: Tensor64, W: Float64Array, cout: number, bia
   return { c: cout, h: H, w: Wd, data: out };
 }
 
-/** BatchNorm2d(affine=False, track_running_stats=False) on one image, then ReLU, in place. */
-export function normRelu(x: Tensor64): Tensor64 {
+/**
+ * BatchNorm2d(affine=False, track_running_stats=False) on one image, in place: per channel,
+ * x̂ = (x − mean) / √(biased variance + eps). Returns 1/√(variance + eps) per channel.
+ */
+export function normalizeChannels(x: Tensor64): Float64Array {
   const n = x.h * x.w;
+  const invStd = new Float64Array(x.c);
   for (let c = 0; c < x.c; c++) {
     let mean = 0;
     for (let p = 0; p < n; p++) mean += x.data[c * n + p];
@@ -119,8 +150,16 @@ export function normRelu(x: Tensor64): Tensor64 {
     let v = 0;
     for (let p = 0; p < n; p++) v += (x.data[c * n + p] - mean) ** 2;
     const inv = 1 / Math.sqrt(v / n + NORM_EPS);
-    for (let p = 0; p < n; p++) x.data[c * n + p] = Math.max((x.data[c * n + p] - mean) * inv, 0);
+    for (let p = 0; p < n; p++) x.data[c * n + p] = (x.data[c * n + p] - mean) * inv;
+    invStd[c] = inv;
   }
+  return invStd;
+}
+
+/** The norm, then ReLU, in place. */
+export function normRelu(x: Tensor64): Tensor64 {
+  normalizeChannels(x);
+  for (let i = 0; i < x.data.length; i++) x.data[i] = Math.max(x.data[i], 0);
   return x;
 }
 
@@ -153,7 +192,7 @@ export function padConcat(skip: Tensor64, up: Tensor64): Tensor64 {
   return { c: skip.c + up.c, h, w, data: out };
 }
 
-function convLayer(x: Tensor64, layer: FrLayer): Tensor64 {
+export function convLayer(x: Tensor64, layer: FrLayer): Tensor64 {
   return conv2d(x, denseWeights(layer), layer.shape[0], layer.shape[2], layer.bias);
 }
 

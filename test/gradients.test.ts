@@ -1,0 +1,270 @@
+import t, { type Test } from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { referenceForward } from '../src/engines/reference.js';
+import { referenceGradients } from '../src/engines/reference-backward.js';
+import { segmentationLoss } from '../src/engines/loss.js';
+import { setTrainableValues, trainableModel, trainableValues } from '../src/engines/trainable.js';
+import type { GradientResult, LossSpec } from '../src/engines/gradients.js';
+import { imageToTensor } from '../src/input.js';
+import type { FrModel } from '../src/model.js';
+import { loadModelFile } from '../src/node/load.js';
+import { decodePng } from '../src/node/png.js';
+import { fixturesDir, rng } from './helpers.js';
+import { syntheticModel } from './support/synthetic.js';
+
+/**
+ * float64 reference vs PyTorch float64 autograd, per layer relative to its largest gradient: two
+ * float64 routes through PyTorch agreed to 5e-14 (grad README), so 1e-6 leaves room only for
+ * summation order, not for a wrong term.
+ */
+const TOL_GRAD_F64 = 1e-6;
+/** Loss terms, float64 vs float64. */
+const TOL_LOSS_F64 = 1e-6;
+/**
+ * Analytic vs central finite differences on small models, relative to the layer's largest
+ * gradient: O(h²) truncation at h = 2^-20 plus rounding of order 1e-16 · L / h ≈ 1e-9. The
+ * truncation term is not small everywhere: a deepest level of 2×1 pixels (33×21) normalizes over
+ * two values, and there the loss curves so fast that h = 2^-17 is off by 1e-4 while h = 2^-20
+ * agrees to 2e-6. A ReLU or max-pool switch inside ±h would show as a far larger error.
+ */
+const TOL_FD = 1e-5;
+/** Σ θ·g over a norm-followed layer, relative to |θ|·|g|: 0 up to the norm's eps (grad README measured ≤ 2.2e-6). */
+const TOL_SCALE_INVARIANCE = 1e-5;
+
+interface FixtureLayer { name: string; kind: string; shape: number[]; ranks: number; positions: number[][]; values: number[]; grads: number[] }
+interface GradCase { model: string; input: string; target: string; width: number; height: number; classes: number; loss: number; ce: number; dice_loss: number; layers: FixtureLayer[] }
+
+const key = (p: ArrayLike<number>) => Array.from(p).join(',');
+
+/** Compares a result with a fixture case, matching entries by position. */
+function compareWithFixture(t: Test, label: string, got: GradientResult, ref: GradCase): number {
+  const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+  t.ok(rel(got.loss, ref.loss) <= TOL_LOSS_F64, `${label}: loss ${got.loss} vs ${ref.loss}`);
+  t.ok(rel(got.ce, ref.ce) <= TOL_LOSS_F64, `${label}: CE ${got.ce} vs ${ref.ce}`);
+  t.ok(rel(got.diceLoss, ref.dice_loss) <= TOL_LOSS_F64, `${label}: Dice loss ${got.diceLoss} vs ${ref.dice_loss}`);
+  t.equal(got.layers.length, ref.layers.length, `${label}: layer count`);
+  let worstAll = 0;
+  ref.layers.forEach((refLayer, l) => {
+    const layer = got.layers[l];
+    t.equal(layer.name, refLayer.name);
+    t.equal(layer.ranks, refLayer.ranks, `${refLayer.name}: ranks`);
+    const byPosition = new Map<string, number>();
+    for (let r = 0; r < layer.ranks; r++) byPosition.set(key(layer.positions.subarray(r * 4, r * 4 + 4)), r);
+    let scale = 0, worst = 0, missing = 0, where = '';
+    refLayer.positions.forEach((p, r) => {
+      const mine = byPosition.get(key(p));
+      if (mine === undefined) { missing++; return; }
+      scale = Math.max(scale, Math.abs(refLayer.grads[r]));
+      const d = Math.abs(layer.grads[mine] - refLayer.grads[r]);
+      if (d > worst) { worst = d; where = `position [${p}]: ${layer.grads[mine]} vs ${refLayer.grads[r]}`; }
+      if (layer.values[mine] !== refLayer.values[r]) missing++;
+    });
+    t.equal(missing, 0, `${refLayer.name}: every fixture position present with its value`);
+    const relWorst = worst / scale;
+    worstAll = Math.max(worstAll, relWorst);
+    t.ok(relWorst <= TOL_GRAD_F64, `${label} ${refLayer.name}: max |g − g_ref| / max |g_ref| = ${relWorst.toExponential(2)}${relWorst > TOL_GRAD_F64 ? ` (worst at ${where})` : ''}`);
+  });
+  return worstAll;
+}
+
+async function loadCase(dir: string, file: string): Promise<{ ref: GradCase; model: FrModel; input: Float64Array; target: Uint8Array }> {
+  const grad = join(dir, 'grad');
+  const ref = JSON.parse(readFileSync(join(grad, file), 'utf8')) as GradCase;
+  const { model } = await loadModelFile(join(grad, ref.model));
+  const input = imageToTensor(decodePng(readFileSync(join(grad, ref.input))), 3, 'float64');
+  const target = decodePng(readFileSync(join(grad, ref.target))).data as Uint8Array;
+  return { ref, model, input, target };
+}
+
+for (const file of ['a-tiny-sparse.json', 'b-tiny-3class.json', 'c-upstream-in0003-crop.json', 'd-upstream-in0000-240x160.json']) {
+  t.test(`reference gradients match PyTorch float64: ${file}`, async (t) => {
+    const dir = fixturesDir(t);
+    if (!dir) return;
+    const { ref, model, input, target } = await loadCase(dir, file);
+    const start = performance.now();
+    const got = referenceGradients(model, input, ref.width, ref.height, { target }, 64);
+    const seconds = (performance.now() - start) / 1000;
+    const worst = compareWithFixture(t, file, got, ref);
+    t.comment(`${file}: ${ref.width}x${ref.height}, worst layer ${worst.toExponential(2)}, ${seconds.toFixed(1)} s (float64 reference)`);
+  });
+}
+
+t.test('R = 64 on tiny-sparse (stored with 33): the zeros at ranks 33…63 get their gradients', async (t) => {
+  const dir = fixturesDir(t);
+  if (!dir) return;
+  const { ref, model, input, target } = await loadCase(dir, 'a-tiny-sparse.json');
+  const got = referenceGradients(model, input, ref.width, ref.height, { target }, 64);
+  for (const [l, layer] of got.layers.entries()) {
+    if (layer.ranks < 64) continue;
+    const zeros = Array.from(layer.values.subarray(33)).every((v) => v === 0);
+    const scale = Math.max(...ref.layers[l].grads.map(Math.abs));
+    let worst = 0;
+    for (let r = 33; r < 64; r++) worst = Math.max(worst, Math.abs(layer.grads[r] - ref.layers[l].grads[r]));
+    t.ok(zeros && worst <= TOL_GRAD_F64 * scale && layer.grads.subarray(33).some((g) => g !== 0), `${layer.name}: ranks 33…63 stored zeros, gradients within ${(worst / scale).toExponential(1)}`);
+  }
+  // Properties of the exact gradient (grad README): scale invariance of norm-followed layers, and
+  // an outc coefficient at output frequency 0 moves every logit alike, which the softmax ignores.
+  for (const layer of got.layers) {
+    const normFollowed = !layer.name.endsWith('.up.weight') && !layer.name.startsWith('outc');
+    if (normFollowed) {
+      let dot = 0, nv = 0, ng = 0;
+      for (let r = 0; r < layer.ranks; r++) { dot += layer.values[r] * layer.grads[r]; nv += layer.values[r] ** 2; ng += layer.grads[r] ** 2; }
+      const cos = Math.abs(dot) / Math.sqrt(nv * ng);
+      t.ok(cos <= TOL_SCALE_INVARIANCE, `${layer.name}: |cos(θ, g)| = ${cos.toExponential(1)}`);
+    }
+  }
+  const outc = got.layers[got.layers.length - 1];
+  const outcMax = Math.max(...Array.from(outc.grads, Math.abs));
+  for (let r = 0; r < outc.ranks; r++) {
+    if (outc.positions[r * 4] === 0) t.ok(Math.abs(outc.grads[r]) <= 1e-12 * outcMax, `outc [${outc.positions.subarray(r * 4, r * 4 + 4)}]: ${outc.grads[r].toExponential(1)} (0 in exact arithmetic)`);
+  }
+});
+
+/** Loss of the float64 forward pass, for finite differences. */
+function lossOf(model: FrModel, input: Float64Array, w: number, h: number, target: Uint8Array): number {
+  const logits = referenceForward(model, { c: model.arch.inChannels, h, w, data: input });
+  return segmentationLoss(logits.data, model.arch.classes, w, h, target).loss;
+}
+
+/** FD step: a power of two, so θ ± h is exact in float32 when θ is a multiple of 2^-12 below 8. */
+const FD_STEP = 2 ** -20;
+
+interface FdCase { width: number; classes: number; w: number; h: number; seed: number; flat?: boolean }
+
+const FD_CASES: FdCase[] = [
+  { width: 1, classes: 2, w: 17, h: 19, seed: 1 },
+  { width: 2, classes: 3, w: 33, h: 21, seed: 2 },
+  { width: 2, classes: 2, w: 16, h: 16, seed: 3 },
+  { width: 3, classes: 3, w: 19, h: 17, seed: 4 },
+  // Piecewise-constant input: exact ties in max-pool windows (equal positive maxima in flat
+  // regions) and all-zero windows after the ReLU.
+  { width: 2, classes: 2, w: 32, h: 24, seed: 5, flat: true },
+];
+
+for (const c of FD_CASES) {
+  t.test(`gradients equal central differences: width ${c.width}, ${c.classes} classes, ${c.w}x${c.h}${c.flat ? ', flat regions (ties)' : ''}`, async (t) => {
+    const base = syntheticModel({ width: c.width, classes: c.classes, seed: c.seed, nnzPerLayer: 12, corner: 3 });
+    // Values on a 2^-12 grid, so every θ ± FD_STEP is exact in the float32 model.
+    for (const layer of base.layers) layer.values.set(layer.values.map((v) => Math.round(v * 4096) / 4096));
+    const R = 20;
+    const trainable = trainableModel(base, R);
+    const r = rng(c.seed + 100);
+    const n = c.w * c.h;
+    const input = c.flat
+      ? Float64Array.from({ length: 3 * n }, (_, i) => { const p = i % n, ch = Math.floor(i / n); return ((Math.floor((p % c.w) / 8) + 2 * Math.floor(Math.floor(p / c.w) / 8) + ch) % 3) / 2; })
+      : Float64Array.from({ length: 3 * n }, () => r());
+    const target = Uint8Array.from({ length: n }, (_, p) => ((p % c.w) * 3 > c.w * ((p / c.w) % c.classes) ? 1 : 0) % c.classes);
+    if (c.classes === 3) for (let p = 0; p < n; p += 5) target[p] = 2;
+    const got = referenceGradients(trainable.model, input, c.w, c.h, { target }, R);
+    const values = trainableValues(trainable);
+    let worstRel = 0, checked = 0;
+    got.layers.forEach((layer, l) => {
+      const scale = Math.max(...Array.from(layer.grads, Math.abs));
+      for (const rank of [0, Math.floor(layer.ranks / 2), layer.ranks - 1]) {
+        const at = (delta: number) => {
+          const v = values.map((a) => a.slice());
+          v[l][rank] += delta;
+          setTrainableValues(trainable, v);
+          return lossOf(trainable.model, input, c.w, c.h, target);
+        };
+        const fd = (at(FD_STEP) - at(-FD_STEP)) / (2 * FD_STEP);
+        setTrainableValues(trainable, values);
+        const rel = Math.abs(fd - layer.grads[rank]) / Math.max(scale, 1e-12);
+        worstRel = Math.max(worstRel, rel);
+        checked++;
+        if (rel > TOL_FD) t.fail(`${layer.name} rank ${rank}: g ${layer.grads[rank]} fd ${fd} (layer max ${scale})`);
+      }
+    });
+    t.ok(worstRel <= TOL_FD, `${checked} entries, worst |g − fd| / layer max |g| = ${worstRel.toExponential(2)}`);
+    t.ok(got.layers.every((layer) => layer.grads.every(Number.isFinite)), 'all finite');
+    if (c.flat) {
+      // Count the ties the first max-pool sees.
+      const { conv2d, denseWeights, normRelu } = await import('../src/engines/reference.js');
+      const inc = trainable.model.inc;
+      const x = { c: 3, h: c.h, w: c.w, data: input };
+      const s0 = normRelu(conv2d(normRelu(conv2d(x, denseWeights(inc.conv1), inc.conv1.shape[0], 3)), denseWeights(inc.conv2), inc.conv2.shape[0], 3));
+      let positiveTies = 0, zeroWindows = 0;
+      for (let ch = 0; ch < s0.c; ch++) for (let y = 0; y + 1 < c.h; y += 2) for (let xx = 0; xx + 1 < c.w; xx += 2) {
+        const v = [0, 1, c.w, c.w + 1].map((d) => s0.data[ch * n + y * c.w + xx + d]);
+        const m = Math.max(...v);
+        if (m === 0) zeroWindows++;
+        else if (v.filter((e) => e === m).length > 1) positiveTies++;
+      }
+      t.ok(positiveTies > 0 && zeroWindows > 0, `first max-pool: ${positiveTies} windows tied at a positive maximum, ${zeroWindows} all zero`);
+    }
+  });
+}
+
+t.test('a caller\'s dLogits gives the same gradients as the built-in loss; the trainable set lists the same positions', async (t) => {
+  const model = syntheticModel({ width: 2, classes: 3, seed: 9 });
+  const w = 21, h = 18, n = w * h;
+  const r = rng(3);
+  const input = Float32Array.from({ length: 3 * n }, () => r());
+  const target = Uint8Array.from({ length: n }, () => Math.floor(r() * 3));
+  const viaTarget = referenceGradients(model, input, w, h, { target }, 40);
+  const logits = referenceForward(model, { c: 3, h, w, data: Float64Array.from(input) });
+  const { dLogits } = segmentationLoss(logits.data, 3, w, h, target);
+  const viaDLogits = referenceGradients(model, input, w, h, { dLogits }, 40);
+  t.ok(Number.isNaN(viaDLogits.loss) && Number.isNaN(viaDLogits.ce), 'no loss value for a caller\'s gradient');
+  viaTarget.layers.forEach((layer, l) => {
+    t.same(Array.from(viaDLogits.layers[l].grads), Array.from(layer.grads), `${layer.name}: same gradients`);
+  });
+  const trainable = trainableModel(model, 40);
+  const onTrainable = referenceGradients(trainable.model, input, w, h, { target }, 40);
+  onTrainable.layers.forEach((layer, l) => {
+    t.same(Array.from(layer.positions), Array.from(trainable.model.layers[l].indices.subarray(0, 4 * trainable.ranks[l])), `${layer.name}: positions are the trainable set`);
+    t.same(Array.from(layer.grads), Array.from(viaTarget.layers[l].grads), `${layer.name}: same gradients on the trainable model`);
+  });
+});
+
+t.test('biases get gradients: ∂L/∂bias[o] = Σ_p ∂L/∂out[o,p]', async (t) => {
+  const model = syntheticModel({ width: 2, classes: 2, seed: 12 });
+  const r = rng(8);
+  for (const layer of [model.up[1].up, model.outc, model.down[0].conv2]) {
+    const cout = layer.kind === 'conv' ? layer.shape[0] : layer.shape[1];
+    layer.bias = Float32Array.from({ length: cout }, () => Math.round((r() - 0.5) * 4096) / 4096);
+  }
+  const w = 16, h = 17, n = w * h;
+  const input = Float64Array.from({ length: 3 * n }, () => r());
+  const target = Uint8Array.from({ length: n }, (_, p) => (p % 7 < 3 ? 1 : 0));
+  const got = referenceGradients(model, input, w, h, { target }, 8);
+  for (const [l, layer] of model.layers.entries()) {
+    t.equal(got.layers[l].biasGrads !== undefined, layer.bias !== undefined, `${layer.name}: bias gradients iff a bias`);
+    if (!layer.bias) continue;
+    const g = got.layers[l].biasGrads!;
+    const scale = Math.max(...Array.from(g, Math.abs));
+    if (layer === model.down[0].conv2) continue; // followed by a norm: checked to be 0 below
+    for (const o of [0, layer.bias.length - 1]) {
+      const b0 = layer.bias[o];
+      layer.bias[o] = b0 + FD_STEP;
+      const plus = lossOf(model, input, w, h, target);
+      layer.bias[o] = b0 - FD_STEP;
+      const minus = lossOf(model, input, w, h, target);
+      layer.bias[o] = b0;
+      const fd = (plus - minus) / (2 * FD_STEP);
+      t.ok(Math.abs(fd - g[o]) <= TOL_FD * scale, `${layer.name} bias ${o}: g ${g[o].toExponential(4)} fd ${fd.toExponential(4)}`);
+    }
+  }
+  const normFollowedBias = got.layers[model.layers.indexOf(model.down[0].conv2)].biasGrads!;
+  t.ok(normFollowedBias.every((g) => Math.abs(g) < 1e-12), 'a bias before a norm has no effect: gradient 0');
+});
+
+t.test('hostile calls get a FreqregError with a code, never a trap or a NaN gradient', async (t) => {
+  const model = syntheticModel({ width: 1, classes: 2, seed: 6 });
+  const w = 16, h = 16, n = w * h;
+  const input = new Float32Array(3 * n).fill(0.5);
+  const target = new Uint8Array(n);
+  const refuses = (what: string, f: () => unknown, code: string) => t.throws(f, { name: 'FreqregError', code }, what);
+  refuses('target one pixel short', () => referenceGradients(model, input, w, h, { target: target.subarray(1) }, 8), 'TARGET_INVALID');
+  refuses('class 2 in a 2-class model', () => referenceGradients(model, input, w, h, { target: new Uint8Array(n).fill(2) }, 8), 'TARGET_INVALID');
+  for (const R of [0, 1.5, NaN, -1]) refuses(`R = ${R}`, () => referenceGradients(model, input, w, h, { target }, R), 'RANKS_INVALID');
+  refuses('NaN in the input', () => referenceGradients(model, input.map((v, i) => (i === 77 ? NaN : v)), w, h, { target }, 8), 'NOT_FINITE');
+  refuses('input of the wrong size', () => referenceGradients(model, input.subarray(3), w, h, { target }, 8), 'INPUT_SHAPE');
+  refuses('input too small', () => referenceGradients(model, new Float32Array(3 * 8 * 8), 8, 8, { target: new Uint8Array(64) }, 8), 'INPUT_TOO_SMALL');
+  refuses('dLogits of the wrong length', () => referenceGradients(model, input, w, h, { dLogits: new Float32Array(2 * n - 1) }, 8), 'LOSS_SHAPE');
+  refuses('dLogits with NaN', () => referenceGradients(model, input, w, h, { dLogits: new Float32Array(2 * n).fill(NaN) }, 8), 'NOT_FINITE');
+  refuses('neither target nor dLogits', () => referenceGradients(model, input, w, h, {} as LossSpec, 8), 'LOSS_SHAPE');
+  // An input so large that the first conv overflows float64: refused, not NaN.
+  refuses('activations overflow', () => referenceGradients(model, new Float64Array(3 * n).fill(1e308), w, h, { target }, 4), 'NOT_FINITE');
+});
