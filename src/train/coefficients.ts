@@ -47,18 +47,26 @@ function fanIn(name: string, shape: readonly number[]): number {
   return name.endsWith('.up.weight') ? shape[0] : shape[1] * shape[2] * shape[3];
 }
 
+/** The last layer: the one convolution whose output no norm follows. */
+const LOGITS_LAYER = 'outc.conv.weight';
+
 /**
- * Random coefficients by He's rule in the frequency domain: the dense weight of a layer has the
- * energy He's initialisation gives it in expectation, Σ W² = numel · 2/fan_in, and since the
- * orthonormal DCT keeps energy (Parseval), that energy is spread evenly over the R coefficients:
- * each is normal with variance numel · 2 / (fan_in · R). Each convolution but the last is followed
- * by the batch norm, which restores unit variance whatever the scale; the last (1×1, after a
- * ReLU of unit-variance features) then gives logits of about unit variance.
+ * Random coefficients, normal with a standard deviation per layer:
+ *
+ * - every convolution but the last is followed by the batch norm, which gives its outputs unit
+ *   variance whatever its scale; the scale only sets how far one Adam step (about `lr` per
+ *   coefficient) moves the layer relative to its size. These coefficients are standard normal,
+ *   the same scale everywhere, so the learning rate means the same in every layer (He's rule
+ *   would make the deepest layers' coefficients 4× the first's, and train them 4× slower).
+ * - the last (1×1, after a ReLU of unit-variance features, no norm after it) follows He's rule in
+ *   the frequency domain: its dense weight gets He's expected energy Σ W² = numel · 2/fan_in —
+ *   the orthonormal DCT keeps energy (Parseval), so its R coefficients share it, each of variance
+ *   numel · 2 / (fan_in · R) — and the logits have about unit variance.
  */
 export function randomCoefficients(arch: UNetArch, ranks: number, rng: Rng): Float64Array[] {
   return trainableLayers(arch, ranks).map(({ name, shape, positions }) => {
     const count = positions.length / 4;
-    const sigma = Math.sqrt((denseSize(shape) * 2) / (fanIn(name, shape) * count));
+    const sigma = name === LOGITS_LAYER ? Math.sqrt((denseSize(shape) * 2) / (fanIn(name, shape) * count)) : 1;
     const values = new Float64Array(count);
     for (let k = 0; k < count; k++) values[k] = sigma * rng.normal();
     return values;
