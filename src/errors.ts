@@ -83,6 +83,10 @@ export const ERROR_CODES = {
   IMAGE_DATA: 'image data larger than declared',
   IMAGE_TRUNCATED: 'image data shorter than declared',
   PNG_DATA: 'PNG compressed or filtered data is corrupt',
+  IMAGE_FORMAT: 'not an image format freqreg reads (PNG or JPEG)',
+  JPEG_STRUCTURE: 'bad JPEG marker structure',
+  JPEG_UNSUPPORTED: 'JPEG variant not supported',
+  JPEG_DATA: 'JPEG compressed data is corrupt',
   MASK_INVALID: 'masks differ in size or hold a class out of range',
   INPUT_TOO_SMALL: 'input image too small for the network',
   NOT_GIF: 'not a GIF file',
@@ -126,7 +130,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export type ErrorLayer =
   | 'xz' | 'tar' | 'zip' | 'pickle' | 'torch' | 'tensor' | 'model' | 'packed'
-  | 'png' | 'gif' | 'image' | 'engine' | 'wasm' | 'cli' | 'file' | 'train';
+  | 'png' | 'jpeg' | 'gif' | 'image' | 'engine' | 'wasm' | 'cli' | 'file' | 'train';
 
 export interface ErrorWhere {
   /** Byte offset in the stream the layer reads. */

@@ -2,8 +2,9 @@
  * freqreg's runtime-agnostic core: what `import ... from 'freqreg'` gives in browsers, edge
  * workers and any runtime with WebAssembly. Nothing here (or below it) imports `node:` or touches
  * files or the process; test/core-imports.test.ts bundles this file with every Node built-in made
- * an error to keep it so. Bytes in (`Uint8Array`), compiled or compilable WASM modules in, images as
- * `{ data, width, height, channels }` (an `ImageData` works as is).
+ * an error to keep it so. Bytes in (`Uint8Array`), WASM modules in any form of src/wasm/source.ts
+ * (compiled, bytes, a Response, a URL), images as `{ data, width, height, channels }` (an
+ * `ImageData` works as is).
  *
  * Node's entry (src/node/index.ts) adds file loading, build/ kernels and worker threads; the
  * browser entry (src/browser.ts) adds a Web Worker thread pool.
@@ -27,8 +28,19 @@ export type { EngineContext } from './engines/index.js';
 export { ENGINE_NAMES } from './engines/engine.js';
 export type { Engine, EngineName, Logits } from './engines/engine.js';
 export { argmaxClasses } from './engines/reference.js';
+export type { EngineOptions } from './engines/index.js';
+
+export { computeGradients, targetFromMask } from './gradients.js';
+export type { GradientOptions } from './gradients.js';
+export type { GradientResult, LayerGradient, LossSpec, LossTerms } from './engines/gradients.js';
+export { referenceGradients } from './engines/reference-backward.js';
+export { segmentationLoss, DICE_EPS } from './engines/loss.js';
+export { trainableModel, trainableValues, setTrainableValues, zigzagPositions } from './engines/trainable.js';
+export type { TrainableModel } from './engines/trainable.js';
 
 export { instantiateKernels, Arena, PAGE_BYTES } from './wasm/instance.js';
+export { compileWasm } from './wasm/source.js';
+export type { WasmImport, WasmSource } from './wasm/source.js';
 export type { InstantiateOptions, KernelInstance } from './wasm/instance.js';
 export { serialParallel, runCalls } from './wasm/parallel.js';
 export type { KernelCall, Parallel } from './wasm/parallel.js';
@@ -36,9 +48,15 @@ export type { KernelExports } from './wasm/exports.js';
 
 export { imageToTensor, checkInputSize, MIN_SIDE } from './input.js';
 export type { ImageInput } from './input.js';
-export { decodePng, encodePng } from './image/png-fflate.js';
-export { decodePngWith, encodePngWith, inspectPng, DEFAULT_PNG_LIMITS } from './image/png.js';
-export type { DecodedPng, EncodableImage, Inflate, Deflate, PngInfo, PngLimits } from './image/png.js';
+export { decodeImage, decodePng, encodePng } from './image/png-fflate.js';
+export { decodePngWith, encodePngWith, inspectPng, DEFAULT_PNG_LIMITS, EDGE_PNG_LIMITS, DEFAULT_IMAGE_LIMITS, EDGE_IMAGE_LIMITS } from './image/png.js';
+export type { DecodedPng, EncodableImage, ImageLimits, Inflate, Deflate, PngInfo, PngLimits } from './image/png.js';
+export { decodeImageWith } from './image/decode.js';
+export type { DecodedImage } from './image/decode.js';
+export { decodeJpeg, readJpegLayout, MAX_JPEG_SCANS } from './image/jpeg.js';
+export type { JpegInfo, JpegComponent } from './image/jpeg.js';
+export { imageFormatOf } from './image/sniff.js';
+export type { ImageFormat } from './image/sniff.js';
 export { dice, meanDice, maskFromGrey, maskToGrey } from './metrics.js';
 
 export { FreqregError, ERROR_CODES } from './errors.js';

@@ -1045,20 +1045,23 @@ const CASES: Case[] = [
   },
   {
     n: 70, name: 'overwrite and crash safety', needs: ['cli'],
-    policy: '--out may be the input folder: masks are new "-mask.png" files there and never replace an input. A kill mid-write is not simulated; masks are written to a temporary name and renamed, and no temporary file is left behind.',
+    policy: '--out may be the input folder: masks are new "-mask.png" files there, and in the --out folder such files are an earlier run\'s output, listed as skipped, never taken as inputs (no "x-mask-mask.png"); --overwrite may replace them. A file named as an input is never replaced, even with --overwrite. A kill mid-write is not simulated; masks are written to a temporary name and renamed, and no temporary file is left behind.',
     check(c) {
       const w = cliWorkspace();
       writeFileSync(join(w.inputs, 'x.png'), w.goodPng);
-      writeFileSync(join(w.inputs, 'x-mask.png'), w.goodPng);
+      const run = (args: string[]) => freqreg(['segment', ...args, '--model', w.model, '--out', w.inputs, '--threads', '1']);
+      c.t.equal(run([w.inputs]).code, 0, 'first run into the input folder: exit 0');
       const before = Object.fromEntries(readdirSync(w.inputs).map((n) => [n, sha(join(w.inputs, n))]));
-      const r = freqreg(['segment', w.inputs, '--model', w.model, '--out', w.inputs, '--threads', '1', '--overwrite']);
-      c.t.equal(r.code, 1, 'exit 1');
-      c.t.match(r.stdout, /x\.png: .*would replace the input.*OUTPUT_PATH/, 'x.png\'s mask would replace the input x-mask.png, even with --overwrite');
+      const again = run([w.inputs]);
+      c.t.equal(again.code, 3, 'second run: its only input refused, exit 3');
+      c.t.match(again.stdout, /x\.png: .*OUTPUT_EXISTS/, 'an existing output without --overwrite');
+      c.t.match(again.stdout, /x-mask\.png: a mask in the --out folder/, 'the first run\'s mask is listed as skipped, not taken as an input');
       for (const [n, h] of Object.entries(before)) c.t.equal(sha(join(w.inputs, n)), h, `${n} untouched`);
-      c.t.ok(existsSync(join(w.inputs, 'x-mask-mask.png')), 'x-mask.png\'s own mask is a new file next to the inputs');
-      const again = freqreg(['segment', join(w.inputs, 'x-mask.png'), '--model', w.model, '--out', w.inputs, '--threads', '1']);
-      c.t.equal(again.code, 1, 'exit 1');
-      c.t.match(again.stdout, /OUTPUT_EXISTS/, 'an existing output without --overwrite');
+      c.t.equal(run([w.inputs, '--overwrite']).code, 0, 'with --overwrite: the mask is replaced, exit 0');
+      c.t.notOk(existsSync(join(w.inputs, 'x-mask-mask.png')), 'no mask of a mask');
+      const named = run([join(w.inputs, 'x.png'), join(w.inputs, 'x-mask.png'), '--overwrite']);
+      c.t.equal(named.code, 1, 'x-mask.png named as an input: exit 1');
+      c.t.match(named.stdout, /x\.png: .*would replace the input.*OUTPUT_PATH/, 'x.png\'s mask would replace the input x-mask.png, even with --overwrite');
       c.t.equal(readdirSync(w.inputs).filter((n) => n.endsWith('.tmp')).length, 0, 'no temporary files left');
       rmSync(w.dir, { recursive: true, force: true });
     },

@@ -8,8 +8,11 @@ import { copyFileSync, mkdtempSync, readFileSync, readdirSync, statSync, symlink
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodePng } from '../src/node/png.js';
+import { decodeImage, decodePng } from '../src/node/png.js';
 import { fixturesDir, PACKAGE_ROOT, readFixtures, upstreamDir } from './helpers.js';
+import { encodeJpeg, withOrientation } from './support/jpeg-builder.js';
+import { maskToGrey } from '../src/metrics.js';
+import { createNodeSegmenter } from '../src/node/index.js';
 
 const BIN = join(PACKAGE_ROOT, 'bin', 'freqreg.js');
 
@@ -52,6 +55,8 @@ t.test('inspect every fixture, .pt and .tar.xz: the non-zero count of fixtures.j
 });
 
 t.test('exit codes: usage 2, refused input 3, data missing 4', async (t) => {
+  const v = freqreg(['--version']);
+  t.same([v.code, v.stdout.trim()], [0, `freqreg ${JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version}`], '--version: the package version, exit 0');
   t.equal(freqreg([]).code, 2);
   t.equal(freqreg(['frobnicate']).code, 2);
   t.equal(freqreg(['inspect']).code, 2);
@@ -96,8 +101,67 @@ t.test('segment a folder of good and bad inputs: good ones done, bad ones report
   t.ok([...mask.data].every((v) => v === 0 || v === 255), 'mask is 0/255');
 
   const again = freqreg(['segment', join(inputs, 'a.png'), '--model', join(dir, 'tiny-sparse.pt'), '--out', out]);
-  t.equal(again.code, 1, 'an existing mask is not replaced without --overwrite');
+  t.equal(again.code, 3, 'an existing mask is not replaced without --overwrite: the only input refused, exit 3');
   t.match(again.stdout, /OUTPUT_EXISTS/);
   const forced = freqreg(['segment', join(inputs, 'a.png'), '--model', join(dir, 'tiny-sparse.pt'), '--out', out, '--overwrite']);
   t.equal(forced.code, 0, forced.stderr);
+});
+
+t.test('output exists: exit 3 from every command that writes one', async (t) => {
+  const dir = fixturesDir(t);
+  if (!dir) return;
+  const work = mkdtempSync(join(tmpdir(), 'freqreg-exists-'));
+  const taken = join(work, 'taken');
+  writeFileSync(taken, 'mine');
+  const pack = freqreg(['pack', join(dir, 'tiny-sparse.pt'), '-o', taken]);
+  t.same([pack.code, /OUTPUT_EXISTS/.test(pack.stderr)], [3, true], 'pack onto an existing file: 3 OUTPUT_EXISTS');
+  copyFileSync(join(dir, 'tiny-sparse-input.png'), join(work, 'x.png'));
+  writeFileSync(join(work, 'x-mask.png'), 'mine');
+  const seg = freqreg(['segment', join(work, 'x.png'), '--model', join(dir, 'tiny-sparse.pt'), '--out', work, '--threads', '1']);
+  t.same([seg.code, /OUTPUT_EXISTS/.test(seg.stdout)], [3, true], 'segment onto an existing mask: 3 OUTPUT_EXISTS');
+  t.equal(readFileSync(join(work, 'taken'), 'utf8') + readFileSync(join(work, 'x-mask.png'), 'utf8'), 'minemine', 'both files untouched');
+});
+
+t.test('segment a folder of PNG and JPEG photos into itself, twice: skipped entries listed, masks never taken as inputs', async (t) => {
+  const dir = fixturesDir(t);
+  if (!dir) return;
+  const model = join(dir, 'tiny-sparse.pt');
+  const folder = mkdtempSync(join(tmpdir(), 'freqreg-jpeg-cli-'));
+  const photo = decodePng(readFileSync(join(dir, 'tiny-sparse-input.png')));
+  copyFileSync(join(dir, 'tiny-sparse-input.png'), join(folder, 'a.png'));
+  const jpg = encodeJpeg(photo, 95);
+  writeFileSync(join(folder, 'b.jpg'), jpg);
+  writeFileSync(join(folder, 'c.JPEG'), withOrientation(jpg, 6)); // turned 90° clockwise when shown
+  writeFileSync(join(folder, 'notes.txt'), 'not an image');
+  spawnSync('mkdir', [join(folder, 'sub')]);
+  const run = (extra: string[] = []) => freqreg(['segment', folder, '--model', model, '--out', folder, '--engine', 'dense', '--threads', '1', ...extra]);
+
+  const first = run();
+  t.equal(first.code, 0, `first run: exit 0 ${first.stderr}`);
+  t.match(first.stdout, /3 of 3 images segmented/);
+  t.match(first.stdout, /skipped 2 folder entries:\n.*notes\.txt: not named \.png, \.jpg or \.jpeg\n.*sub: a folder/, 'notes.txt and sub/ listed as skipped');
+  const seg = await createNodeSegmenter({ model, engine: 'dense', threads: 1 });
+  try {
+    for (const [input, mask] of [['b.jpg', 'b-mask.png'], ['c.JPEG', 'c-mask.png']]) {
+      const want = await seg.segment(decodeImage(readFileSync(join(folder, input))));
+      const got = decodePng(readFileSync(join(folder, mask)));
+      t.same([got.width, got.height], [want.width, want.height], `${mask}: ${want.width}×${want.height}`);
+      t.same(got.data, maskToGrey(want.classes, want.classCount), `${mask}: the library's mask for ${input}`);
+    }
+  } finally {
+    await seg.dispose();
+  }
+  t.same([decodePng(readFileSync(join(folder, 'c-mask.png'))).width, decodePng(readFileSync(join(folder, 'c-mask.png'))).height], [photo.height, photo.width], 'the EXIF-turned photo\'s mask is turned as the photo is shown');
+
+  const second = run();
+  t.equal(second.code, 3, 'second run without --overwrite: every input refused, exit 3');
+  t.match(second.stdout, /0 of 3 images segmented, 3 failed/);
+  t.match(second.stdout, /a-mask\.png: a mask in the --out folder/, 'the first run\'s masks are listed as skipped');
+  const third = run(['--overwrite']);
+  t.equal(third.code, 0, 'third run with --overwrite: exit 0');
+  t.same(readdirSync(folder).filter((n) => n.includes('-mask-mask')), [], 'no mask of a mask, ever');
+  t.same(readdirSync(folder).sort(), ['a-mask.png', 'a.png', 'b-mask.png', 'b.jpg', 'c-mask.png', 'c.JPEG', 'notes.txt', 'sub']);
+
+  const empty = freqreg(['segment', join(folder, 'sub'), '--model', model, '--out', join(folder, 'sub')]);
+  t.same([empty.code, /DATA_MISSING/.test(empty.stderr)], [4, true], 'a folder with no images: exit 4 DATA_MISSING');
 });

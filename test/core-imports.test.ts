@@ -5,7 +5,8 @@
  *    every bare Node built-in name (module.builtinModules) into a build error. As a control, the
  *    same plugin must reject src/node/index.ts.
  * 2. The neutral bundle runs in a fresh V8 context (node:vm) that has no `process`, `require`,
- *    `Buffer` or `import`: it loads the sample model, segments the sample image and equals Node.
+ *    `Buffer` or `import`: it loads the sample model, segments the sample image and equals Node,
+ *    and decodes a progressive JPEG (jpeg-js, with typed arrays only) to Node's pixels.
  */
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { createContext, runInContext } from 'node:vm';
 import { build, type Plugin } from 'esbuild';
 import { PACKAGE_ROOT } from './helpers.js';
 import { maskDiff, nodeClasses } from './support/runtimes.js';
+import { decodeImage } from '../src/node/png.js';
 
 const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
@@ -77,7 +79,12 @@ t.test('the core runs in a context without process, require or Buffer', async (t
     model: bytes(readFileSync(join(sample, 'sample-model.pt'))),
     kernels: bytes(readFileSync(join(PACKAGE_ROOT, 'build/kernels.wasm'))),
     png: bytes(readFileSync(join(sample, 'sample-image.png'))),
+    jpeg: bytes(readFileSync(join(PACKAGE_ROOT, 'test/fixtures/jpeg/progressive.jpg'))),
   };
+  // JPEG through jpeg-js with no Buffer in sight: the pixels Node decodes.
+  const jpeg = runInContext('(() => { const d = freqreg.decodeImage(inputs.jpeg); return { data: Array.from(d.data), width: d.width, height: d.height, channels: d.channels }; })()', context) as { data: number[]; width: number; height: number; channels: number };
+  const nodeJpeg = decodeImage(readFileSync(join(PACKAGE_ROOT, 'test/fixtures/jpeg/progressive.jpg')));
+  t.same(jpeg, { data: Array.from(nodeJpeg.data), width: nodeJpeg.width, height: nodeJpeg.height, channels: nodeJpeg.channels }, `a progressive JPEG decodes without Buffer (${jpeg.width}×${jpeg.height}), as in Node`);
   const result = await runInContext(`(async () => {
     const seg = await freqreg.createSegmenter({ model: inputs.model, kernels: new WebAssembly.Module(inputs.kernels), engine: 'dense' });
     const r = await seg.segment(freqreg.decodePng(inputs.png));

@@ -1,6 +1,6 @@
 /**
  * Fuzzing with fast-check, one target per layer (xz, tar, zip, pickle, torch state dict, packed,
- * png) and
+ * png, jpeg) and
  * load-and-run end to end (test/support/fuzz-targets.ts). Each target runs in its own worker
  * (test/support/fuzz-worker.ts) under a heap limit and a watchdog, so a hang or a runaway
  * allocation fails the test instead of stalling it. Oracles: only FreqregError escapes, bounded
@@ -27,7 +27,7 @@ import type { FuzzFailure, FuzzJob, FuzzMessage } from './support/fuzz-worker.js
 
 const MALFORMED = join(PACKAGE_ROOT, 'test', 'fixtures', 'malformed');
 /** Executions per target in CI, tuned so the file takes about a minute on two shared cores. */
-const CI_RUNS: Record<string, number> = { xz: 800, tar: 5000, zip: 5000, pickle: 5000, torch: 3000, packed: 5000, png: 5000, e2e: 2000 };
+const CI_RUNS: Record<string, number> = { xz: 800, tar: 5000, zip: 5000, pickle: 5000, torch: 3000, packed: 5000, png: 5000, jpeg: 5000, e2e: 2000 };
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : 20260217;
 const RUNS = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : undefined;
 const ONLY = process.env.FUZZ_TARGETS?.split(',');

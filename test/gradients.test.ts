@@ -1,26 +1,19 @@
 import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createEngine } from '../src/engines/index.js';
+import { computeGradients, targetFromMask } from '../src/gradients.js';
 import { referenceForward } from '../src/engines/reference.js';
 import { referenceGradients } from '../src/engines/reference-backward.js';
 import { segmentationLoss } from '../src/engines/loss.js';
 import { setTrainableValues, trainableModel, trainableValues } from '../src/engines/trainable.js';
 import type { GradientResult, LossSpec } from '../src/engines/gradients.js';
-import { imageToTensor } from '../src/input.js';
 import type { FrModel } from '../src/model.js';
-import { loadModelFile } from '../src/node/load.js';
-import { decodePng } from '../src/node/png.js';
-import { fixturesDir, rng } from './helpers.js';
+import { fixturesDir, PACKAGE_ROOT, rng } from './helpers.js';
+import { compareWithFixture, key, loadCase, TOL_GRAD_F64, type FixtureLayer, type GradCase } from './support/grad-fixtures.js';
 import { syntheticModel } from './support/synthetic.js';
 
-/**
- * float64 reference vs PyTorch float64 autograd, per layer relative to its largest gradient: two
- * float64 routes through PyTorch agreed to 5e-14 (grad README), so 1e-6 leaves room only for
- * summation order, not for a wrong term.
- */
-const TOL_GRAD_F64 = 1e-6;
-/** Loss terms, float64 vs float64. */
-const TOL_LOSS_F64 = 1e-6;
 /**
  * Analytic vs central finite differences on small models, relative to the layer's largest
  * gradient: O(h²) truncation at h = 2^-20 plus rounding of order 1e-16 · L / h ≈ 1e-9. The
@@ -32,52 +25,8 @@ const TOL_FD = 1e-5;
 /** Σ θ·g over a norm-followed layer, relative to |θ|·|g|: 0 up to the norm's eps (grad README measured ≤ 2.2e-6). */
 const TOL_SCALE_INVARIANCE = 1e-5;
 
-interface FixtureLayer { name: string; kind: string; shape: number[]; ranks: number; positions: number[][]; values: number[]; grads: number[] }
-interface GradCase { model: string; input: string; target: string; width: number; height: number; classes: number; loss: number; ce: number; dice_loss: number; layers: FixtureLayer[] }
-
-const key = (p: ArrayLike<number>) => Array.from(p).join(',');
-
-/** Compares a result with a fixture case, matching entries by position. */
-function compareWithFixture(t: Test, label: string, got: GradientResult, ref: GradCase): number {
-  const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
-  t.ok(rel(got.loss, ref.loss) <= TOL_LOSS_F64, `${label}: loss ${got.loss} vs ${ref.loss}`);
-  t.ok(rel(got.ce, ref.ce) <= TOL_LOSS_F64, `${label}: CE ${got.ce} vs ${ref.ce}`);
-  t.ok(rel(got.diceLoss, ref.dice_loss) <= TOL_LOSS_F64, `${label}: Dice loss ${got.diceLoss} vs ${ref.dice_loss}`);
-  t.equal(got.layers.length, ref.layers.length, `${label}: layer count`);
-  let worstAll = 0;
-  ref.layers.forEach((refLayer, l) => {
-    const layer = got.layers[l];
-    t.equal(layer.name, refLayer.name);
-    t.equal(layer.ranks, refLayer.ranks, `${refLayer.name}: ranks`);
-    const byPosition = new Map<string, number>();
-    for (let r = 0; r < layer.ranks; r++) byPosition.set(key(layer.positions.subarray(r * 4, r * 4 + 4)), r);
-    let scale = 0, worst = 0, missing = 0, where = '';
-    refLayer.positions.forEach((p, r) => {
-      const mine = byPosition.get(key(p));
-      if (mine === undefined) { missing++; return; }
-      scale = Math.max(scale, Math.abs(refLayer.grads[r]));
-      const d = Math.abs(layer.grads[mine] - refLayer.grads[r]);
-      if (d > worst) { worst = d; where = `position [${p}]: ${layer.grads[mine]} vs ${refLayer.grads[r]}`; }
-      if (layer.values[mine] !== refLayer.values[r]) missing++;
-    });
-    t.equal(missing, 0, `${refLayer.name}: every fixture position present with its value`);
-    const relWorst = worst / scale;
-    worstAll = Math.max(worstAll, relWorst);
-    t.ok(relWorst <= TOL_GRAD_F64, `${label} ${refLayer.name}: max |g − g_ref| / max |g_ref| = ${relWorst.toExponential(2)}${relWorst > TOL_GRAD_F64 ? ` (worst at ${where})` : ''}`);
-  });
-  return worstAll;
-}
-
-async function loadCase(dir: string, file: string): Promise<{ ref: GradCase; model: FrModel; input: Float64Array; target: Uint8Array }> {
-  const grad = join(dir, 'grad');
-  const ref = JSON.parse(readFileSync(join(grad, file), 'utf8')) as GradCase;
-  const { model } = await loadModelFile(join(grad, ref.model));
-  const input = imageToTensor(decodePng(readFileSync(join(grad, ref.input))), 3, 'float64');
-  const target = decodePng(readFileSync(join(grad, ref.target))).data as Uint8Array;
-  return { ref, model, input, target };
-}
-
-for (const file of ['a-tiny-sparse.json', 'b-tiny-3class.json', 'c-upstream-in0003-crop.json', 'd-upstream-in0000-240x160.json']) {
+// The upstream model's cases (c, d) take minutes: test/gradients-upstream.test.ts.
+for (const file of ['a-tiny-sparse.json', 'b-tiny-3class.json']) {
   t.test(`reference gradients match PyTorch float64: ${file}`, async (t) => {
     const dir = fixturesDir(t);
     if (!dir) return;
@@ -268,3 +217,105 @@ t.test('hostile calls get a FreqregError with a code, never a trap or a NaN grad
   // An input so large that the first conv overflows float64: refused, not NaN.
   refuses('activations overflow', () => referenceGradients(model, new Float64Array(3 * n).fill(1e308), w, h, { target }, 4), 'NOT_FINITE');
 });
+
+t.test('engines built for training: the reference engine\'s gradients and setCoefficients; computeGradients', async (t) => {
+  const model = syntheticModel({ width: 2, classes: 2, seed: 21 });
+  const w = 20, h = 17, n = w * h;
+  const r = rng(4);
+  const input = Float32Array.from({ length: 3 * n }, () => r());
+  const target = Uint8Array.from({ length: n }, (_, p) => (p % 5 < 2 ? 1 : 0));
+  const engine = await createEngine('reference', model, undefined, { train: { ranks: 30 } });
+  const viaEngine = await computeGradients(engine, input, w, h, { target });
+  const direct = await computeGradients(model, input, w, h, { target }, { ranks: 30 });
+  t.equal(viaEngine.loss, direct.loss, 'same loss');
+  viaEngine.layers.forEach((layer, l) => t.same(Array.from(layer.grads), Array.from(direct.layers[l].grads), `${layer.name}: same gradients`));
+  // setCoefficients: new values, the same as a model rebuilt with them.
+  const trainable = trainableModel(model, 30);
+  const next = trainableValues(trainable).map((v) => v.map((x, i) => (i === 0 ? x * 0.5 : x + 0.25)));
+  engine.setCoefficients!(next);
+  setTrainableValues(trainable, next);
+  const after = await engine.gradients!(input, w, h, { target });
+  t.equal(after.loss, referenceGradients(trainable.model, input, w, h, { target }, 30).loss, 'the engine runs with the new values');
+  t.same(Array.from(after.layers[3].values), Array.from(next[3], Math.fround), 'reports them');
+  t.not(after.loss, viaEngine.loss);
+  await t.rejects(engine.gradients!(Float32Array.from(input).fill(NaN, 5, 6), w, h, { target }), { code: 'NOT_FINITE' }, 'NaN input through the engine');
+  await t.rejects(engine.gradients!(input, w, h, { target: target.subarray(1) }), { code: 'TARGET_INVALID' });
+  t.throws(() => engine.setCoefficients!(next.slice(1)), { code: 'TRAINABLE_VALUES' });
+  await t.rejects(computeGradients(engine, Float64Array.from(input), w, h, { target }), { code: 'INPUT_SHAPE' }, 'engines take float32');
+  await t.rejects(computeGradients(engine, input, w, h, { target }, { ranks: 5 }), { code: 'RANKS_INVALID' }, 'ranks fixed at build time');
+  await t.rejects(computeGradients(model, input, w, h, { target }), { code: 'RANKS_INVALID' }, 'a model needs ranks');
+  await t.rejects(computeGradients(model, new Float32Array(0), 4096, 4096, { target: new Uint8Array(0) }, { ranks: 8 }), { code: 'OUT_OF_MEMORY' }, 'a model\'s backward is budgeted before anything is read');
+  const plain = await createEngine('reference', model);
+  await t.rejects(computeGradients(plain, input, w, h, { target }), { code: 'ENGINE_UNAVAILABLE' }, 'not built for training');
+  await t.rejects(createEngine('reference', model, undefined, { train: { ranks: 0 } }), { code: 'RANKS_INVALID' });
+  const small = await createEngine('reference', model, undefined, { train: { ranks: 8 }, limits: { maxActivationBytes: 2 ** 20 } });
+  await t.rejects(small.gradients!(new Float32Array(3 * 256 * 256), 256, 256, { target: new Uint8Array(256 * 256) }), { code: 'OUT_OF_MEMORY' }, 'the backward\'s memory is budgeted');
+});
+
+t.test('targetFromMask: class indices as they are, a 0/255 mask for 2 classes, anything else refused', async (t) => {
+  t.same(Array.from(targetFromMask([0, 1, 2, 1], 3)), [0, 1, 2, 1]);
+  t.same(Array.from(targetFromMask([0, 255, 255, 0], 2)), [0, 1, 1, 0]);
+  t.same(Array.from(targetFromMask([0, 1, 1, 0], 2)), [0, 1, 1, 0]);
+  t.throws(() => targetFromMask([0, 255, 2], 2), { code: 'TARGET_INVALID' });
+  t.throws(() => targetFromMask([0, 255], 3), { code: 'TARGET_INVALID' });
+});
+
+const BIN = join(PACKAGE_ROOT, 'bin', 'freqreg.js');
+const freqreg = (args: string[]) => {
+  const r = spawnSync(process.execPath, [BIN, 'gradients', ...args], { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 2 ** 20 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+/** A float32 engine against PyTorch float64 (grad README: float32 reaches 1e-5; 10× room for another summation order). */
+const TOL_GRAD_F32 = 1e-4;
+
+t.test('freqreg gradients --json on case a equals the fixture', async (t) => {
+  const dir = fixturesDir(t);
+  if (!dir) return;
+  const grad = join(dir, 'grad');
+  const ref = JSON.parse(readFileSync(join(grad, 'a-tiny-sparse.json'), 'utf8')) as GradCase;
+  const args = [join(grad, ref.model), join(grad, ref.input), join(grad, ref.target), '--json'];
+  const r = freqreg(args);
+  t.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  t.same([out.width, out.height, out.classes, out.ranks, out.engine], [ref.width, ref.height, ref.classes, 64, 'reference']);
+  t.same(out.layers.map((l: FixtureLayer) => [l.name, l.kind, l.shape, l.ranks]), ref.layers.map((l) => [l.name, l.kind, l.shape, l.ranks]), 'names, kinds, shapes, ranks as the fixture');
+  const asResult = (o: { loss: number; ce: number; dice_loss: number; layers: FixtureLayer[] }): GradientResult => ({
+    loss: o.loss, ce: o.ce, diceLoss: o.dice_loss,
+    layers: o.layers.map((l) => ({ name: l.name, kind: 'conv', shape: l.shape as [number, number, number, number], ranks: l.ranks, positions: Int32Array.from(l.positions.flat()), values: Float64Array.from(l.values), grads: Float64Array.from(l.grads) })),
+  });
+  compareWithFixture(t, 'cli reference', asResult(out), ref);
+
+  const human = freqreg(args.slice(0, 3).concat(['--ranks', '8']));
+  t.equal(human.code, 0, human.stderr);
+  t.match(human.stdout, /^loss 1\.594\d+ = cross-entropy 1\.078\d+ \+ Dice loss 0\.5158\d+/);
+  t.match(human.stdout, /outc\.conv\.weight\s+8\s+\d\.\d+e[-+]\d+/);
+
+  // The spectral engine: its gradients once it has a backward pass, a clear refusal until then.
+  const spectral = freqreg(args.concat(['--engine', 'spectral']));
+  if (spectral.code === 0) compareFloat32(t, asResult(JSON.parse(spectral.stdout)), ref);
+  else t.match(spectral.stderr, /ENGINE_UNAVAILABLE/, 'spectral without a backward pass: ENGINE_UNAVAILABLE');
+
+  const bad = (extra: string[], code: RegExp, what: string) => {
+    const e = freqreg(extra);
+    t.not(e.code, 0, what);
+    t.match(e.stderr, code, what);
+  };
+  bad(args.slice(0, 3).concat(['--ranks', '0']), /USAGE/, '--ranks 0');
+  bad(args.slice(0, 3).concat(['--ranks', '1.5']), /USAGE/, '--ranks 1.5');
+  bad(args.slice(0, 3).concat(['--engine', 'dense']), /USAGE/, '--engine dense');
+  bad([args[0], args[1], join(grad, 'b-tiny-3class-target.png')], /TARGET_INVALID/, 'a target of another size');
+  bad(args.slice(0, 2), /USAGE/, 'no TARGET');
+});
+
+function compareFloat32(t: Test, got: GradientResult, ref: GradCase): void {
+  t.ok(Math.abs(got.loss - ref.loss) <= TOL_GRAD_F32 * ref.loss, `spectral loss ${got.loss}`);
+  got.layers.forEach((layer, l) => {
+    const refLayer = ref.layers[l];
+    const byPosition = new Map(refLayer.positions.map((p, r) => [key(p), refLayer.grads[r]]));
+    const scale = Math.max(...refLayer.grads.map(Math.abs));
+    let worst = 0;
+    for (let r = 0; r < layer.ranks; r++) worst = Math.max(worst, Math.abs(layer.grads[r] - byPosition.get(key(layer.positions.subarray(r * 4, r * 4 + 4)))!));
+    t.ok(worst <= TOL_GRAD_F32 * scale, `spectral ${layer.name}: ${(worst / scale).toExponential(2)}`);
+  });
+}

@@ -23,6 +23,8 @@ import type { Limits } from '../formats/limits.js';
 import { checkInputSize } from '../input.js';
 import { denseSize, distinctPerAxis, UNET_DEPTH, type FrLayer, type FrModel } from '../model.js';
 import type { Engine } from './engine.js';
+import type { GradientResult, LossSpec } from './gradients.js';
+import { checkGradientInput, checkLossSpec } from './reference-backward.js';
 
 export type EngineLimits = Pick<Limits, 'maxDenseWeights' | 'maxActivationBytes'>;
 
@@ -159,6 +161,28 @@ export function checkActivations(model: FrModel, form: EngineForm, width: number
   }
 }
 
+/**
+ * Bytes the float64 reference backward (reference-backward.ts) holds for one image: the forward
+ * tape — per double conv its input, x̂ and the ReLU output of both convs, and at each up stage the
+ * upsampled maps and the skip (at most 13 maps of the level's channel count per level) — the
+ * gradients flowing back (three maps of that size at a time), and one layer's dense weight, ∂L/∂W
+ * and the DCT's temporaries (six tensors of the widest layer's size).
+ */
+export function referenceGradientBytes(model: FrModel, width: number, height: number): number {
+  let values = 0;
+  for (const lv of levels(model, width, height)) values += 16 * lv.c * lv.h * lv.w;
+  const widest = Math.max(...model.layers.map((l) => denseSize(l.shape)));
+  return (values + 6 * widest) * F64 + activationBytes(model, 'reference', width, height);
+}
+
+/** Refuses, before allocating, an image whose reference backward exceeds the budget. */
+export function checkReferenceGradients(model: FrModel, width: number, height: number, limits: EngineLimits): void {
+  const bytes = referenceGradientBytes(model, width, height);
+  if (bytes > limits.maxActivationBytes) {
+    fail('engine', 'OUT_OF_MEMORY', `a ${width}×${height} image needs about ${mib(bytes)} MiB for the reference backward of this model; the budget is ${mib(limits.maxActivationBytes)} MiB`);
+  }
+}
+
 /** Refuses a spectral engine whose per-model tables alone exceed the budget. */
 export function checkSpectralTables(model: FrModel, limits: EngineLimits): void {
   const bytes = spectralTableBytes(model);
@@ -204,6 +228,37 @@ export function guardEngine(inner: Engine, model: FrModel, limits: EngineLimits)
         throw error;
       }
     },
+    ...(inner.gradients && {
+      async gradients(input: Float32Array, width: number, height: number, loss: LossSpec): Promise<GradientResult> {
+        if (retired) throw new FreqregError('wasm', 'WASM_TRAP', `this engine was retired after a kernel trap (${retired.message}); create a new one`);
+        checkInputSize(width, height);
+        if (!(input instanceof Float32Array)) fail('engine', 'INPUT_SHAPE', 'input must be a Float32Array (C, H, W)');
+        checkGradientInput(model, input, width, height);
+        checkLossSpec(model, loss, width, height);
+        if (formOf(inner) === 'reference') checkReferenceGradients(model, width, height, limits);
+        else checkActivations(model, formOf(inner), width, height, limits, inner.threads);
+        try {
+          return await inner.gradients!(input, width, height, loss);
+        } catch (e) {
+          const error = toFreqregError(e, 'engine');
+          if (error.code === 'WASM_TRAP') {
+            retired = error;
+            await inner.dispose().catch(() => undefined);
+          }
+          throw error;
+        }
+      },
+    }),
+    ...(inner.setCoefficients && {
+      setCoefficients(values: readonly Float64Array[]): void {
+        if (retired) throw new FreqregError('wasm', 'WASM_TRAP', `this engine was retired after a kernel trap (${retired.message}); create a new one`);
+        try {
+          inner.setCoefficients!(values);
+        } catch (e) {
+          throw toFreqregError(e, 'engine');
+        }
+      },
+    }),
     async dispose() {
       if (retired) return;
       try {

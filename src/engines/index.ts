@@ -7,6 +7,9 @@ import type { Parallel } from '../wasm/parallel.js';
 import type { Engine, EngineName, Logits } from './engine.js';
 import { checkDenseWeights, checkSpectralTables, guardEngine, type EngineLimits } from './budget.js';
 import { referenceForward } from './reference.js';
+import { referenceGradientsAt } from './reference-backward.js';
+import { setTrainableValues, trainableModel, type TrainableModel } from './trainable.js';
+import type { GradientResult } from './gradients.js';
 import { createDenseEngine } from './dense.js';
 import { createSpectralEngine } from './spectral.js';
 import { planSpectral } from './spectral-plan.js';
@@ -33,6 +36,18 @@ export async function createEngine(name: EngineName, model: FrModel, context?: E
   const limits: EngineLimits = { maxDenseWeights: DEFAULT_LIMITS.maxDenseWeights, maxActivationBytes: DEFAULT_LIMITS.maxActivationBytes, ...options.limits };
   const mark = context?.kernels.arena.mark();
   try {
+    if (options.train) {
+      // Training: every layer lists its first R zig-zag positions first (src/engines/trainable.ts).
+      const trainable = trainableModel(model, options.train.ranks);
+      const engine = name === 'reference'
+        ? (checkDenseWeights(trainable.model, limits), createReferenceTrainer(trainable))
+        : await createUnguarded(name, trainable.model, limits, context);
+      if (!engine.gradients) {
+        await engine.dispose();
+        throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', `the ${name} engine has no backward pass in this version; use the reference engine`);
+      }
+      return guardEngine(engine, trainable.model, limits);
+    }
     return guardEngine(await createUnguarded(name, model, limits, context), model, limits);
   } catch (e) {
     if (mark !== undefined) context!.kernels.arena.release(mark); // what a failed build allocated
@@ -75,6 +90,27 @@ export function chooseForm(model: FrModel): 'spectral' | 'dense' {
 
 function withName(engine: Engine, name: EngineName, form: string): Engine {
   return Object.assign(engine, { name, form });
+}
+
+/**
+ * The float64 reference built for training: `run` as the reference engine, `gradients` by the
+ * reference backward at the trainable positions, `setCoefficients` writing the R values back.
+ */
+function createReferenceTrainer(trainable: TrainableModel): Engine {
+  const { model, ranks } = trainable;
+  return {
+    ...createReferenceEngine(model),
+    async gradients(input, width, height, loss): Promise<GradientResult> {
+      const at = model.layers.map((layer, l) => ({
+        positions: layer.indices.slice(0, 4 * ranks[l]),
+        values: Float64Array.from(layer.values.subarray(0, ranks[l])),
+      }));
+      return referenceGradientsAt(model, input, width, height, loss, at);
+    },
+    setCoefficients(values) {
+      setTrainableValues(trainable, values);
+    },
+  };
 }
 
 /** The float64 reference (slow: for tests and checks on small inputs). */

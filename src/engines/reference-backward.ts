@@ -81,21 +81,43 @@ function conv2dBackward(x: Tensor64, W: Float64Array, dOut: Tensor64, k: number,
   const dX = wantInput ? new Float64Array(cin * n) : undefined;
   const patch = new Float64Array(PATCH_BLOCK * J); // (PATCH_BLOCK, Cin·k·k)
   const dPatch = new Float64Array(PATCH_BLOCK * J);
+  const g = dOut.data;
   for (let p0 = 0; p0 < n; p0 += PATCH_BLOCK) {
     const p1 = Math.min(n, p0 + PATCH_BLOCK);
     fillPatches(x, k, p0, p1, patch);
-    dPatch.fill(0);
+    // ∂L/∂W[o, :] += Σ_p g[o, p] · patch[p, :], four pixels per pass over the row.
     for (let o = 0; o < cout; o++) {
-      const wRow = o * J;
-      for (let p = p0; p < p1; p++) {
-        const g = dOut.data[o * n + p];
-        if (g === 0) continue;
-        const pRow = (p - p0) * J;
-        for (let j = 0; j < J; j++) dW[wRow + j] += g * patch[pRow + j];
-        if (dX) for (let j = 0; j < J; j++) dPatch[pRow + j] += g * W[wRow + j];
+      const wRow = o * J, gRow = o * n;
+      let p = p0;
+      for (; p + 4 <= p1; p += 4) {
+        const q0 = (p - p0) * J, q1 = q0 + J, q2 = q1 + J, q3 = q2 + J;
+        const g0 = g[gRow + p], g1 = g[gRow + p + 1], g2 = g[gRow + p + 2], g3 = g[gRow + p + 3];
+        for (let j = 0; j < J; j++) dW[wRow + j] += g0 * patch[q0 + j] + g1 * patch[q1 + j] + g2 * patch[q2 + j] + g3 * patch[q3 + j];
+      }
+      for (; p < p1; p++) {
+        const q0 = (p - p0) * J, g0 = g[gRow + p];
+        for (let j = 0; j < J; j++) dW[wRow + j] += g0 * patch[q0 + j];
       }
     }
     if (!dX) continue;
+    // ∂L/∂patch[p, :] = Σ_o g[o, p] · W[o, :], four output channels per pass over the row.
+    dPatch.fill(0);
+    let o = 0;
+    for (; o + 4 <= cout; o += 4) {
+      const w0 = o * J, w1 = w0 + J, w2 = w1 + J, w3 = w2 + J;
+      for (let p = p0; p < p1; p++) {
+        const q = (p - p0) * J;
+        const g0 = g[o * n + p], g1 = g[(o + 1) * n + p], g2 = g[(o + 2) * n + p], g3 = g[(o + 3) * n + p];
+        for (let j = 0; j < J; j++) dPatch[q + j] += g0 * W[w0 + j] + g1 * W[w1 + j] + g2 * W[w2 + j] + g3 * W[w3 + j];
+      }
+    }
+    for (; o < cout; o++) {
+      const w0 = o * J;
+      for (let p = p0; p < p1; p++) {
+        const q = (p - p0) * J, g0 = g[o * n + p];
+        for (let j = 0; j < J; j++) dPatch[q + j] += g0 * W[w0 + j];
+      }
+    }
     for (let p = p0; p < p1; p++) {
       const y = Math.floor(p / w), xx = p - y * w;
       const pRow = (p - p0) * J;

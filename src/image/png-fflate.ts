@@ -13,6 +13,7 @@
 import { unzlibSync, zlibSync } from 'fflate';
 import { fail, FreqregError } from '../errors.js';
 import { decodePngWith, encodePngWith, type DecodeOptions, type DecodedPng, type EncodableImage, type PngLimits } from './png.js';
+import { decodeImageWith, type DecodedImage } from './decode.js';
 
 /** fflate's error codes (FlateErrorCode) that mean "the stream ends early". */
 const FLATE_UNEXPECTED_EOF = 0;
@@ -71,4 +72,9 @@ export function decodePng(bytes: Uint8Array, limits?: Partial<PngLimits>, option
 /** Encodes an 8- or 16-bit image with 1–4 channels (grey, grey+alpha, RGB, RGBA). */
 export function encodePng(image: EncodableImage): Uint8Array {
   return encodePngWith(image, (raw) => zlibSync(raw, { level: 6 }));
+}
+
+/** A PNG or a JPEG, by its first bytes (src/image/decode.ts), with fflate for PNG. Throws only FreqregError. */
+export function decodeImage(bytes: Uint8Array, limits?: Partial<PngLimits>): DecodedImage {
+  return decodeImageWith(bytes, decodePng, limits);
 }

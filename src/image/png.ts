@@ -12,6 +12,7 @@ import { fail } from '../errors.js';
 
 export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
+/** Limits of the image decoders, PNG and JPEG alike (the name predates JPEG). */
 export interface PngLimits {
   /** Widest image accepted (pixels). */
   maxWidth: number;
@@ -19,6 +20,12 @@ export interface PngLimits {
   maxHeight: number;
   /** Largest width × height accepted. */
   maxPixels: number;
+  /**
+   * JPEG only: the decoder's working memory (coefficient blocks, component planes and output, as
+   * jpeg-js counts them), computed from the frame header before decoding: about 18 bytes per
+   * pixel for a 4:4:4 photo, 10.5 for 4:2:0, 8 for greyscale.
+   */
+  maxJpegDecoderBytes: number;
 }
 
 /** See docs/bad-inputs.md "Resource limits": W, H ≤ 16,384 and ≤ 64 Mpx. */
@@ -26,6 +33,7 @@ export const DEFAULT_PNG_LIMITS: Readonly<PngLimits> = Object.freeze({
   maxWidth: 16384,
   maxHeight: 16384,
   maxPixels: 2 ** 26,
+  maxJpegDecoderBytes: 1536 * 2 ** 20, // a 64 Mpx 4:4:4 JPEG needs about 1.1 GiB
 });
 
 /** Edge runtimes (workerd: 128 MiB per isolate): W, H ≤ 8,192 and ≤ 4 Mpx (16 MiB as RGBA). */
@@ -33,7 +41,13 @@ export const EDGE_PNG_LIMITS: Readonly<PngLimits> = Object.freeze({
   maxWidth: 8192,
   maxHeight: 8192,
   maxPixels: 2 ** 22,
+  maxJpegDecoderBytes: 48 * 2 ** 20, // a 4 Mpx 4:2:0 photo needs about 42 MiB
 });
+
+/** Image limits under the name that says what they are. */
+export type ImageLimits = PngLimits;
+export const DEFAULT_IMAGE_LIMITS = DEFAULT_PNG_LIMITS;
+export const EDGE_IMAGE_LIMITS = EDGE_PNG_LIMITS;
 
 /** Hard ceiling on the inflated (filtered) image data, whatever the limits: 2 GiB − 1. */
 export const MAX_RAW_BYTES = 2 ** 31 - 1;

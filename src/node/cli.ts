@@ -2,6 +2,8 @@
  * The `freqreg` command: parses flags and calls the library. Exit codes: 0 success, 1 some inputs
  * failed (the rest were processed), 2 bad usage, 3 a model or image refused, 4 data missing.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FreqregError } from '../errors.js';
 import { inspectCommand } from './inspect.js';
@@ -10,7 +12,9 @@ import { segmentCommand } from './segment.js';
 import { packCommand } from './pack.js';
 import { exportCommand } from './export.js';
 import { trainCommand } from './train.js';
+import { gradientsCommand } from './gradients.js';
 import { EXIT, type Command } from './command.js';
+import { PACKAGE_ROOT } from './data.js';
 
 const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
@@ -19,10 +23,16 @@ const COMMANDS: Record<string, Command> = {
   pack: packCommand,
   export: exportCommand,
   train: trainCommand,
+  gradients: gradientsCommand,
 };
 
+/** The version in the package's package.json. */
+export function version(): string {
+  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 function usage(): string {
-  const lines = ['usage: freqreg <command> [options]', '', 'commands:'];
+  const lines = ['usage: freqreg <command> [options]', '       freqreg --version', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${c.summary}`);
   lines.push('', 'freqreg <command> --help lists its options.');
   return lines.join('\n');
@@ -36,6 +46,10 @@ function commandHelp(name: string, c: Command): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    console.log(`freqreg ${version()}`);
+    return EXIT.OK;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name ? EXIT.OK : EXIT.USAGE;

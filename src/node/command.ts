@@ -4,6 +4,15 @@ import { FreqregError } from '../errors.js';
 
 export const EXIT = { OK: 0, SOME_FAILED: 1, USAGE: 2, REFUSED: 3, DATA_MISSING: 4 } as const;
 
+/**
+ * The exit code of a command over several inputs: 0 when all were done, 1 when some failed and
+ * the others were done, 3 when every one failed — as a command over one input that is refused.
+ */
+export function exitCode(done: number, failed: number): number {
+  if (failed === 0) return EXIT.OK;
+  return done > 0 ? EXIT.SOME_FAILED : EXIT.REFUSED;
+}
+
 export interface Command {
   summary: string;
   usage: string;

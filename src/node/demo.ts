@@ -1,7 +1,8 @@
 /**
  * `freqreg demo`: the paper's result on the upstream test images. Loads unet_fr.tar.xz from the
- * data folder, segments the 16 photos, prints each image's Dice against its ground truth and the
- * average, and writes a panel PNG per image plus an index.html report.
+ * data folder, segments the 16 photos (inNNNN.png, or the same photos as JPEG, inNNNN.jpg), prints
+ * each image's Dice against its ground truth and the average, and writes a panel PNG per image
+ * plus an index.html report.
  */
 import { promises as fs } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
@@ -17,7 +18,7 @@ import { createNodeEngine, parseEngineName } from './engines.js';
 import { readRegularFile } from './files.js';
 import { defaultThreads } from './kernels.js';
 import { loadModelFile } from './load.js';
-import { decodePng } from './png.js';
+import { decodeImage, decodePng } from './png.js';
 import { Progress } from './progress.js';
 import { panelPng, writeReport, type ReportEntry } from './report.js';
 import { MAX_IMAGE_FILE_BYTES } from './segment.js';
@@ -45,22 +46,25 @@ export interface DemoSummary {
   report: string;
 }
 
-/** Test photos and their masks: testimgs/input/inNNNN.png with testimgs/mask/gtNNNN.png. */
 /** A path as the user would type it: relative to the working folder when it lies inside it. */
 function displayPath(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
+/** A test photo's name: inNNNN.png, or the same photo as a JPEG (inNNNN.jpg, .jpeg; any case). */
+const TEST_PHOTO = /^in(\d+)\.(png|jpe?g)$/i;
+
+/** Test photos and their masks: testimgs/input/inNNNN.{png,jpg} with testimgs/mask/gtNNNN.png (masks stay PNG). */
 async function listTestImages(dataDir: string): Promise<{ input: string; mask: string }[]> {
   const inputDir = join(dataDir, 'testimgs', 'input');
   const names = await fs.readdir(inputDir).catch(() => {
     throw new FreqregError('cli', 'DATA_MISSING', `no test images in ${inputDir}`);
   });
   return names
-    .filter((n) => /^in\d+\.png$/.test(n))
+    .filter((n) => TEST_PHOTO.test(n))
     .sort()
-    .map((n) => ({ input: join(inputDir, n), mask: join(dataDir, 'testimgs', 'mask', n.replace(/^in/, 'gt')) }));
+    .map((n) => ({ input: join(inputDir, n), mask: join(dataDir, 'testimgs', 'mask', `gt${TEST_PHOTO.exec(n)![1]}.png`) }));
 }
 
 export interface DemoOptions {
@@ -90,7 +94,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const nonzero = countParameters(loaded.model);
   say(`model ${displayPath(modelFile)}: ${nonzero.weights + nonzero.biases} non-zero parameters, ${loaded.bytes.toLocaleString('en-US')} bytes`);
   const images = await listTestImages(dataDir);
-  if (images.length === 0) throw new FreqregError('cli', 'DATA_MISSING', `no inNNNN.png test images in ${join(dataDir, 'testimgs', 'input')}`);
+  if (images.length === 0) throw new FreqregError('cli', 'DATA_MISSING', `no inNNNN.png (or .jpg) test images in ${join(dataDir, 'testimgs', 'input')}`);
 
   const engine = await createNodeEngine(engineName, loaded.model, threads);
   say(`engine ${engine.name}${engine.form !== engine.name ? ` (${engine.form})` : ''}, ${engine.threads} thread${engine.threads > 1 ? 's' : ''}; ${images.length} images`);
@@ -99,7 +103,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const entries: ReportEntry[] = [];
   try {
     for (const { input, mask } of images) {
-      const photo = decodePng(await readRegularFile(input, MAX_IMAGE_FILE_BYTES));
+      const photo = decodeImage(await readRegularFile(input, MAX_IMAGE_FILE_BYTES));
       const truth = maskFromGrey(decodePng(await readRegularFile(mask, MAX_IMAGE_FILE_BYTES)));
       if (truth.length !== photo.width * photo.height) {
         throw new FreqregError('image', 'IMAGE_DIMENSIONS', 'the ground-truth mask and the photo differ in size', { file: mask });

@@ -3,6 +3,7 @@ import { FreqregError } from '../errors.js';
 import { createEngine, type EngineContext } from '../engines/index.js';
 import type { EngineLimits } from '../engines/budget.js';
 import { ENGINE_NAMES, type Engine, type EngineName } from '../engines/engine.js';
+import type { LossSpec } from '../engines/gradients.js';
 import type { FrModel } from '../model.js';
 import { defaultThreads, loadKernels } from './kernels.js';
 
@@ -19,6 +20,8 @@ export interface NodeEngineOptions {
   limits?: Partial<EngineLimits>;
   /** Makes the kernel instance and its thread pool (default: build/ kernels, src/node/kernels.ts). */
   loadKernels?: (threads: number) => Promise<EngineContext>;
+  /** Build for training (EngineOptions.train): the engine offers `gradients` and `setCoefficients`. */
+  train?: { ranks: number };
 }
 
 /**
@@ -27,7 +30,7 @@ export interface NodeEngineOptions {
  * pathological input does not poison the images after it.
  */
 export async function createNodeEngine(name: EngineName, model: FrModel, threads = defaultThreads(), options: NodeEngineOptions = {}): Promise<Engine> {
-  const engineOptions = { limits: options.limits };
+  const engineOptions = { limits: options.limits, train: options.train };
   if (name === 'reference') return createEngine(name, model, undefined, engineOptions);
   const make = async (): Promise<Engine> => {
     const context = await (options.loadKernels ?? loadKernels)(threads);
@@ -40,22 +43,32 @@ export async function createNodeEngine(name: EngineName, model: FrModel, threads
   };
   let current = await make();
   let trapped = false;
+  let coefficients: readonly Float64Array[] | undefined; // the trainer's last values, for a rebuilt engine
+  const guarded = async <T>(call: (engine: Engine) => Promise<T>): Promise<T> => {
+    if (trapped) {
+      current = await make();
+      if (coefficients) current.setCoefficients!(coefficients);
+      trapped = false;
+    }
+    try {
+      return await call(current);
+    } catch (e) {
+      if (e instanceof FreqregError && e.code === 'WASM_TRAP') trapped = true;
+      throw e;
+    }
+  };
   return {
     get name() { return current.name; },
     get form() { return current.form; },
     get threads() { return current.threads; },
-    async run(input, width, height) {
-      if (trapped) {
-        current = await make();
-        trapped = false;
-      }
-      try {
-        return await current.run(input, width, height);
-      } catch (e) {
-        if (e instanceof FreqregError && e.code === 'WASM_TRAP') trapped = true;
-        throw e;
-      }
-    },
+    run: (input, width, height) => guarded((engine) => engine.run(input, width, height)),
+    ...(current.gradients && {
+      gradients: (input: Float32Array, width: number, height: number, loss: LossSpec) => guarded((engine) => engine.gradients!(input, width, height, loss)),
+      setCoefficients(values: readonly Float64Array[]) {
+        current.setCoefficients!(values);
+        coefficients = values.map((v) => v.slice());
+      },
+    }),
     dispose: () => current.dispose(),
   };
 }

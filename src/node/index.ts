@@ -10,7 +10,7 @@ import { defaultThreads, loadKernels } from './kernels.js';
 import { loadModelFile, xzWasmModule } from './load.js';
 
 export * from '../index.js';
-export { decodePng, encodePng, encodeGreyPng, encodeRgbPng } from './png.js';
+export { decodeImage, decodePng, encodePng, encodeGreyPng, encodeRgbPng } from './png.js';
 export { loadModelFile, xzWasmModule } from './load.js';
 export type { LoadedModel, LoadFileOptions } from './load.js';
 export { createNodeEngine } from './engines.js';
@@ -18,7 +18,7 @@ export { defaultThreads, loadKernels } from './kernels.js';
 export { createThreadPool } from './threads.js';
 
 export interface NodeSegmenterOptions {
-  /** A checkpoint file path (.pt or .tar.xz) or its bytes. */
+  /** A checkpoint file path (.tar.xz, .pt or .frq) or its bytes. */
   model: string | Uint8Array;
   /** Engine name (default 'auto'). */
   engine?: EngineName;

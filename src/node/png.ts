@@ -12,6 +12,8 @@ import {
   decodePngWith, encodePngWith, inspectPng, type DecodedPng, type EncodableImage, type PngLimits,
 } from '../image/png.js';
 
+import { decodeImageWith, type DecodedImage } from '../image/decode.js';
+
 export { inspectPng, DEFAULT_PNG_LIMITS } from '../image/png.js';
 export type { DecodedPng, EncodableImage, PngInfo, PngLimits } from '../image/png.js';
 
@@ -71,6 +73,11 @@ export function decodePng(bytes: Uint8Array, limits?: Partial<PngLimits>): Decod
     // A bug or an allocation failure: still a coded error (INTERNAL, OUT_OF_MEMORY), never a bare RangeError.
     throw toFreqregError(e, 'png');
   }
+}
+
+/** A PNG (node:zlib) or a JPEG, by its first bytes (src/image/decode.ts). Throws only FreqregError. */
+export function decodeImage(bytes: Uint8Array, limits?: Partial<PngLimits>): DecodedImage {
+  return decodeImageWith(bytes, decodePng, limits);
 }
 
 /** Encodes an 8- or 16-bit image with 1–4 channels (grey, grey+alpha, RGB, RGBA). */

@@ -17,7 +17,7 @@ import { maskToGrey } from '../metrics.js';
 import { createNodeEngine } from './engines.js';
 import { readRegularFile } from './files.js';
 import { loadModelFile } from './load.js';
-import { decodePng, encodeGreyPng } from './png.js';
+import { decodeImage, encodeGreyPng } from './png.js';
 
 export interface SegmentWorkerData {
   modelPath: string;
@@ -52,7 +52,7 @@ async function start(port: NonNullable<typeof parentPort>, data: SegmentWorkerDa
   }
   port.on('message', async ({ id, file }: { id: number; file: string }) => {
     try {
-      const image = decodePng(await readRegularFile(file, data.maxImageFileBytes));
+      const image = decodeImage(await readRegularFile(file, data.maxImageFileBytes));
       const logits = await engine.run(imageToTensor(image, inChannels), image.width, image.height);
       const classes = argmaxClasses({ c: logits.classes, h: logits.height, w: logits.width, data: logits.data });
       const mask = encodeGreyPng(maskToGrey(classes, logits.classes), image.width, image.height);

@@ -1,8 +1,10 @@
 /**
  * `freqreg segment INPUT... --model MODEL --out DIR`: one mask PNG per input image. Inputs are PNG
- * files or folders of them (not descended into further). A bad input is reported and skipped; the
- * rest are processed; the exit code is 1 if any failed. Inputs are never written to, outputs never
- * land outside --out, and existing outputs are never replaced without --overwrite.
+ * or JPEG files, or folders of them (not descended into further; what a folder holds that is not
+ * taken is listed at the end). A bad input is reported and skipped; the rest are processed; the
+ * exit code is 1 if some failed, 3 if all did. Inputs are never written to, outputs never land
+ * outside --out, a mask in --out is never taken as an input, and existing outputs are never
+ * replaced without --overwrite.
  *
  * Each image is decoded and run in a worker thread (src/node/segment-worker.ts) under a time
  * budget (--timeout); a worker over budget is terminated, the image reported as TIMEOUT, and a
@@ -12,7 +14,7 @@ import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FreqregError } from '../errors.js';
-import { EXIT, intFlag, type Command } from './command.js';
+import { exitCode, intFlag, type Command } from './command.js';
 import { parseEngineName } from './engines.js';
 import { defaultThreads } from './kernels.js';
 import { writeFileAtomic } from './files.js';
@@ -25,20 +27,46 @@ export const DEFAULT_TIMEOUT_SECONDS = 60;
 /** Longest mask file name stem kept from an input name, in UTF-16 units (ext4 allows 255 bytes). */
 const MAX_STEM = 100;
 
-/** Expands folders into their `.png` entries (sorted); files are kept as given. Directory links are not followed. */
-async function expandInputs(inputs: string[]): Promise<string[]> {
-  const out: string[] = [];
+/** Names taken from a folder as images: .png, .jpg, .jpeg in any case. */
+const IMAGE_NAME = /\.(png|jpe?g)$/i;
+/** What `maskName` makes: a folder entry named so inside --out is an earlier run's output, not an input. */
+const MASK_SUFFIX = /-mask\.png$/i;
+
+export interface Inputs {
+  /** Files to segment, in order: files as given, then each folder's image entries sorted. */
+  files: string[];
+  /** Folder entries not taken, with why: subfolders, other files, masks in --out. */
+  skipped: { path: string; why: string }[];
+}
+
+/**
+ * Expands folders into their entries named like images (sorted); files are kept as given, whatever
+ * their name. A folder entry named like an image is taken whatever it is (a FIFO or a folder named
+ * x.png is then reported as not a regular file); the rest is listed as skipped. In the --out
+ * folder, `*-mask.png` entries are masks an earlier run wrote and are skipped too. Folders are
+ * not descended into, so directory links are never followed.
+ */
+export async function expandInputs(inputs: string[], outDir: string): Promise<Inputs> {
+  const files: string[] = [];
+  const skipped: Inputs['skipped'] = [];
   for (const input of inputs) {
     const st = await fs.lstat(input).catch(() => undefined);
-    if (st?.isDirectory()) {
-      const names: string[] = [];
-      for await (const entry of await fs.opendir(input)) if (entry.name.toLowerCase().endsWith('.png')) names.push(entry.name);
-      out.push(...names.sort().map((n) => join(input, n)));
-    } else {
-      out.push(input);
+    if (!st?.isDirectory()) {
+      files.push(input);
+      continue;
     }
+    const isOut = (await fs.realpath(input).catch(() => resolve(input))) === outDir;
+    const names: string[] = [];
+    for await (const entry of await fs.opendir(input)) {
+      const path = join(input, entry.name);
+      if (!IMAGE_NAME.test(entry.name)) skipped.push({ path, why: entry.isDirectory() ? 'a folder (folders are not descended into)' : 'not named .png, .jpg or .jpeg' });
+      else if (isOut && MASK_SUFFIX.test(entry.name)) skipped.push({ path, why: 'a mask in the --out folder (an earlier run\'s output)' });
+      else names.push(entry.name);
+    }
+    files.push(...names.sort().map((n) => join(input, n)));
   }
-  return out;
+  skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { files, skipped };
 }
 
 /**
@@ -147,7 +175,7 @@ class ImageWorker {
 }
 
 export const segmentCommand: Command = {
-  summary: 'write a mask PNG for each input image',
+  summary: 'write a mask PNG for each input image (PNG or JPEG)',
   usage: 'INPUT... --model MODEL --out DIR [--engine auto] [--threads N] [--timeout 60] [--overwrite]',
   options: {
     model: { type: 'string', short: 'm' },
@@ -158,7 +186,7 @@ export const segmentCommand: Command = {
     overwrite: { type: 'boolean' },
   },
   help: {
-    '--model, -m MODEL': 'the model file: .tar.xz or .pt (required)',
+    '--model, -m MODEL': 'the model file: .tar.xz, .pt or .frq (required)',
     '--out, -o DIR': 'folder for the masks, created if missing (required)',
     '--engine NAME': 'auto, spectral, dense or reference (auto)',
     '--threads N': `threads to use (${defaultThreads()}, the cores available)`,
@@ -166,7 +194,7 @@ export const segmentCommand: Command = {
     '--overwrite': 'replace masks that already exist (off)',
   },
   async run(values, positionals) {
-    if (positionals.length === 0) throw new FreqregError('cli', 'USAGE', 'give at least one INPUT image or folder');
+    if (positionals.length === 0) throw new FreqregError('cli', 'USAGE', 'give at least one INPUT image (PNG or JPEG) or folder');
     if (typeof values.model !== 'string') throw new FreqregError('cli', 'USAGE', '--model MODEL is required');
     if (typeof values.out !== 'string') throw new FreqregError('cli', 'USAGE', '--out DIR is required');
     const overwrite = values.overwrite === true;
@@ -174,9 +202,17 @@ export const segmentCommand: Command = {
     const threads = intFlag(values, 'threads', defaultThreads());
     const timeoutMs = numberFlag(values, 'timeout', DEFAULT_TIMEOUT_SECONDS) * 1000;
 
-    const inputs = await expandInputs(positionals);
     await fs.mkdir(resolve(values.out), { recursive: true });
     const outDir = await fs.realpath(resolve(values.out));
+    const { files: inputs, skipped } = await expandInputs(positionals, outDir);
+    const printSkipped = () => {
+      if (skipped.length) console.log(`skipped ${skipped.length} folder entr${skipped.length === 1 ? 'y' : 'ies'}:`);
+      for (const s of skipped) console.log(`  ${s.path}: ${s.why}`);
+    };
+    if (inputs.length === 0) {
+      printSkipped();
+      throw new FreqregError('cli', 'DATA_MISSING', `no images among the inputs (${positionals.join(', ')}): give PNG or JPEG files, or folders holding them`);
+    }
     const inputPaths = new Set(await Promise.all(inputs.map((f) => fs.realpath(f).catch(() => resolve(f)))));
     const worker = new ImageWorker({ modelPath: values.model, engine, threads, maxImageFileBytes: MAX_IMAGE_FILE_BYTES });
     const failed: { file: string; error: string }[] = [];
@@ -213,6 +249,7 @@ export const segmentCommand: Command = {
     }
     console.log(`${done} of ${inputs.length} images segmented${failed.length ? `, ${failed.length} failed:` : ''}`);
     for (const f of failed) console.log(`  ${f.file}: ${f.error}`);
-    return failed.length ? EXIT.SOME_FAILED : EXIT.OK;
+    printSkipped();
+    return exitCode(done, failed.length);
   },
 };

@@ -5,8 +5,7 @@
  * reported with its error and skipped; the rest go on.
  */
 import { ERROR_CODES, FreqregError, toFreqregError, type ErrorCode } from '../errors.js';
-import { isGif } from '../image/gif.js';
-import { decodePng } from '../image/png-fflate.js';
+import { decodeImage } from '../image/png-fflate.js';
 import type { PngLimits } from '../image/png.js';
 import { imageToTensor, type ImageInput } from '../input.js';
 import type { Sample } from './augment.js';
@@ -162,10 +161,9 @@ export async function pairFolders(files: DataFiles, photoDir: string, maskDir: s
   };
 }
 
-/** Decodes a photo: PNG (JPEG once the core reads it). */
+/** Decodes a photo: PNG or JPEG, by its first bytes. */
 export function decodePhoto(bytes: Uint8Array, limits?: Partial<PngLimits>): ImageInput {
-  if (isGif(bytes)) throw new FreqregError('image', 'NOT_PNG', 'a GIF photo; photos are PNG or JPEG');
-  return decodePng(bytes, limits);
+  return decodeImage(bytes, limits);
 }
 
 export interface LoadOptions {

@@ -24,11 +24,14 @@ import { createEngine, type EngineContext } from '../../src/engines/index.js';
 import { loadKernels } from '../../src/node/kernels.js';
 import { decodePng } from '../../src/node/png.js';
 import { decodePng as decodePngPortable } from '../../src/image/png-fflate.js';
+import { applyOrientation, readJpegLayout } from '../../src/image/jpeg.js';
+import { decodeImage } from '../../src/node/png.js';
 import { xzWasmModule } from '../../src/node/load.js';
 import { PACKAGE_ROOT } from '../helpers.js';
 import { modelDict, writeCheckpoint } from './checkpoint.js';
 import { chunk, fixCrcs, LEGAL_PAIRS, makePngCase, SIG, splitChunks } from './png-builder.js';
 import { syntheticModel } from './synthetic.js';
+import { encodeJpeg, exifBody, joinJpeg, splitJpeg, withOrientation, type Segment } from './jpeg-builder.js';
 import { bytesOf, concat, paxRecord, torchZip, writeTar, writeZip, type TarSpecMember, type ZipSpecEntry } from './writers.js';
 
 /** Small caps so runs explore logic, not allocation (docs/bad-inputs.md, "Fuzzing"). */
@@ -38,7 +41,7 @@ export const TINY_LIMITS: Limits = withLimits({
   maxPickleStack: 10_000, maxPickleDepth: 64, maxPickleMemo: 10_000, maxPickleStringBytes: 4096, maxTensorBytes: 4 << 20,
   maxTotalParameters: 1_000_000, maxDenseWeights: 1_000_000, maxActivationBytes: 16 << 20,
 });
-export const TINY_PNG_LIMITS = { maxWidth: 1024, maxHeight: 1024, maxPixels: 65536 };
+export const TINY_PNG_LIMITS = { maxWidth: 1024, maxHeight: 1024, maxPixels: 65536, maxJpegDecoderBytes: 4 << 20 };
 
 export interface Target {
   /** Layer name: the folder of its regression files under test/fixtures/malformed/. */
@@ -471,6 +474,105 @@ const pngTarget: Target = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// jpeg → pixels
+
+const JPEG_FIXTURES = ['progressive.jpg', 'restart.jpg', 'grey.jpg', 'grey-progressive.jpg', 'subsampled-progressive.jpg', 'rgb.jpg'];
+/** jpeg-js's baseline at assorted sizes (around the 8×8 block and 16×16 MCU) and qualities. */
+const JPEG_ENCODED = [[1, 1, 50], [7, 9, 95], [8, 8, 10], [16, 16, 75], [17, 15, 100], [24, 16, 90], [33, 20, 60], [40, 3, 85]] as const;
+
+let jpegSeeds: Uint8Array[] | undefined;
+/**
+ * Small valid JPEGs, made on first use (jpeg-js's encoder takes about 0.2 s per file to set up,
+ * which the other targets' workers need not pay): the encoded ones, then the libjpeg-turbo-made
+ * fixtures (progressive, restarts, grey, 4:2:0, RGB).
+ */
+function jpegSeed(i: number): Uint8Array {
+  jpegSeeds ??= [
+    ...JPEG_ENCODED.map(([w, h, q]) => {
+      const data = Uint8Array.from({ length: w * h * 3 }, (_, k) => (k * 37 + ((k * 2654435761) >>> 28) * 9) & 0xff);
+      return encodeJpeg({ data, width: w, height: h, channels: 3 }, q);
+    }),
+    ...JPEG_FIXTURES.map((n) => new Uint8Array(readFileSync(join(PACKAGE_ROOT, 'test', 'fixtures', 'jpeg', n)))),
+  ];
+  return jpegSeeds[i];
+}
+const validJpeg: fc.Arbitrary<Uint8Array> = fc.nat({ max: JPEG_ENCODED.length + JPEG_FIXTURES.length - 1 }).map(jpegSeed);
+
+type SegmentEdit =
+  | { kind: 'body'; seg: number; muts: Mutation[] }
+  | { kind: 'field'; marker: number; at: number; value: number }
+  | { kind: 'drop' | 'dup'; seg: number }
+  | { kind: 'swap'; seg: number; with: number }
+  | { kind: 'scan'; muts: Mutation[] }
+  | { kind: 'insert'; seg: number; marker: number; data: Uint8Array }
+  | { kind: 'exif'; orientation: number; little: boolean; muts: Mutation[] };
+
+/** Frame and scan header values that reach the interesting checks: sizes, sampling factors, ids, table selectors, spectral bounds. */
+const JPEG_FIELD_VALUES = [0, 1, 2, 3, 4, 5, 8, 12, 15, 16, 0x11, 0x12, 0x21, 0x22, 0x41, 0x44, 0x51, 63, 64, 0x80, 0xfe, 0xff];
+
+const segmentEdit: fc.Arbitrary<SegmentEdit> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('body' as const), seg: fc.nat(), muts: fc.array(mutation, { minLength: 1, maxLength: 2 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('field' as const), marker: fc.constantFrom(0xc0, 0xc2, 0xda, 0xc4, 0xdb, 0xdd), at: fc.nat({ max: 20 }), value: fc.constantFrom(...JPEG_FIELD_VALUES) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('drop' as const, 'dup' as const), seg: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('swap' as const), seg: fc.nat(), with: fc.nat() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('scan' as const), muts: fc.array(mutation, { minLength: 1, maxLength: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('insert' as const), seg: fc.nat(), marker: fc.constantFrom(0xc0, 0xc1, 0xc2, 0xc3, 0xc9, 0xcc, 0xc4, 0xdb, 0xda, 0xdd, 0xdc, 0xe1, 0xee, 0xfe, 0xf0, 0x02), data: fc.uint8Array({ maxLength: 24 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('exif' as const), orientation: fc.integer({ min: 0, max: 9 }), little: fc.boolean(), muts: fc.array(mutation, { maxLength: 2 }) }) },
+);
+
+function editJpeg(bytes: Uint8Array, edits: readonly SegmentEdit[]): Uint8Array {
+  const segs: Segment[] = splitJpeg(bytes);
+  const pick = (n: number) => (segs.length ? n % segs.length : 0);
+  for (const e of edits) {
+    if (e.kind === 'body' && segs.length) { const i = pick(e.seg); segs[i] = { ...segs[i], body: mutate(segs[i].body, e.muts) }; }
+    if (e.kind === 'field') {
+      const i = segs.findIndex((s) => s.marker === e.marker);
+      if (i >= 0 && segs[i].body.length) { const b = segs[i].body.slice(); b[e.at % b.length] = e.value; segs[i] = { ...segs[i], body: b }; }
+    }
+    if (e.kind === 'drop' && segs.length) segs.splice(pick(e.seg), 1);
+    if (e.kind === 'dup' && segs.length) segs.splice(pick(e.seg), 0, segs[pick(e.seg)]);
+    if (e.kind === 'swap' && segs.length) { const a = pick(e.seg), b = pick(e.with); [segs[a], segs[b]] = [segs[b], segs[a]]; }
+    if (e.kind === 'scan') {
+      const i = segs.findIndex((s) => s.scan !== undefined);
+      if (i >= 0) segs[i] = { ...segs[i], scan: mutate(segs[i].scan!, e.muts) };
+    }
+    if (e.kind === 'insert') segs.splice(pick(e.seg), 0, { marker: e.marker, body: e.data });
+    if (e.kind === 'exif') {
+      const body = mutate(exifBody([{ tag: 0x0112, type: 3, count: 1, value: e.orientation }], e.little), e.muts);
+      segs.unshift({ marker: 0xe1, body });
+    }
+  }
+  return joinJpeg(segs);
+}
+
+const jpegTarget: Target = {
+  layer: 'jpeg', what: 'a small valid JPEG (baseline, progressive, restarts, grey, 4:2:0, RGB) with segments mutated, dropped, duplicated, reordered or inserted, frame and scan fields set, scan data mutated, EXIF added',
+  arbitrary: fc.tuple(validJpeg, fc.array(segmentEdit, { minLength: 1, maxLength: 3 }), fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: mutations })).map(([jpg, edits, raw]) => {
+    const edited = editJpeg(jpg, edits);
+    return raw ? mutate(edited, raw) : edited;
+  }),
+  run(bytes) {
+    const out = decodeImage(bytes, TINY_PNG_LIMITS);
+    // Accepted: the pixels are exactly what the header walk said they would be.
+    const info = readJpegLayout(bytes, TINY_PNG_LIMITS);
+    const channels = info.colour === 'grey' ? 1 : 3;
+    if (out.width !== info.displayWidth || out.height !== info.displayHeight || out.channels !== channels || out.data.length !== out.width * out.height * channels) {
+      throw new Error(`decoded ${out.width}×${out.height}×${out.channels} (${out.data.length} samples), the header says ${info.displayWidth}×${info.displayHeight}×${channels}`);
+    }
+  },
+  // Valid files through EXIF: turning the photo back (the inverse orientation) gives the photo as stored.
+  roundTrip: fc.property(validJpeg, fc.integer({ min: 1, max: 8 }), fc.boolean(), (jpg, o, little) => {
+    const stored = decodeImage(jpg);
+    const shown = decodeImage(withOrientation(jpg, o, little));
+    const back = applyOrientation(shown.data as Uint8Array, shown.width, shown.height, shown.channels, INVERSE_ORIENTATION[o]);
+    return Buffer.from(back).equals(Buffer.from(stored.data));
+  }) as unknown as fc.IProperty<[unknown]>,
+};
+
+/** The orientation that undoes each EXIF orientation: quarter turns 6 and 8 undo each other, the rest undo themselves. */
+const INVERSE_ORIENTATION: Record<number, number> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 8, 7: 7, 8: 6 };
+
+// ---------------------------------------------------------------------------------------------
 // load + run, end to end
 
 let kernels: EngineContext | undefined;
@@ -518,5 +620,5 @@ const e2eTarget: Target = {
 };
 
 export const TARGETS: Record<string, Target> = {
-  xz: xzTarget, tar: tarTarget, zip: zipTarget, pickle: pickleTarget, torch: torchTarget, packed: packedTarget, png: pngTarget, e2e: e2eTarget,
+  xz: xzTarget, tar: tarTarget, zip: zipTarget, pickle: pickleTarget, torch: torchTarget, packed: packedTarget, png: pngTarget, jpeg: jpegTarget, e2e: e2eTarget,
 };

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { EngineName } from '../../src/engines/engine.js';
-import { createNodeSegmenter, decodePng } from '../../src/node/index.js';
+import { createNodeSegmenter, decodeImage } from '../../src/node/index.js';
 
 /** A free TCP port on 127.0.0.1 (closed again before it is returned; a tiny race is accepted). */
 export function freePort(): Promise<number> {
@@ -74,11 +74,11 @@ export async function waitForHttp(url: string, started: Started, timeoutMs = 150
   }
 }
 
-/** Class indices Node computes for a model file and a PNG file (the path the page and the worker must match). */
+/** Class indices Node computes for a model file and a PNG or JPEG file (the path the page and the worker must match). */
 export async function nodeClasses(model: string, image: string, engine: EngineName, threads: number): Promise<{ classes: Uint8Array; classCount: number; width: number; height: number }> {
   const seg = await createNodeSegmenter({ model, engine, threads });
   try {
-    return await seg.segment(decodePng(readFileSync(image)));
+    return await seg.segment(decodeImage(readFileSync(image)));
   } finally {
     await seg.dispose();
   }
