@@ -36,7 +36,8 @@ export const TRAIN_DEFAULTS = {
   ranks: 33,
   size: '240x160',
   epochs: 30,
-  lr: 0.01,
+  lr: 0.05,
+  lrFineTune: 0.01,
   batch: 4,
   seed: 1,
   zoom: 1.25,
@@ -188,7 +189,7 @@ export const trainCommand: Command = {
     '--steps N': 'stop after N steps',
     '--epochs N': `stop after N passes over the data (${TRAIN_DEFAULTS.epochs} when no budget is given)`,
     '--minutes M': 'stop after M minutes of training (the schedule then follows the clock, so runs differ)',
-    '--lr X': `peak learning rate of Adam, after warm-up, decaying by a cosine to 5% (${TRAIN_DEFAULTS.lr})`,
+    '--lr X': `peak learning rate of Adam, after warm-up, decaying by a cosine to 5% (${TRAIN_DEFAULTS.lr} from random, ${TRAIN_DEFAULTS.lrFineTune} fine-tuning)`,
     '--batch N': `images per step, gradients averaged (${TRAIN_DEFAULTS.batch})`,
     '--seed N': `seed of every random choice: initialisation, order, augmentation, split (${TRAIN_DEFAULTS.seed})`,
     '--threads N': `threads to use (${defaultThreads()}, the cores available)`,
@@ -305,7 +306,7 @@ export async function runTrain(values: Record<string, unknown>): Promise<number>
   const zoom = positiveNumber(meta, 'zoom') ?? TRAIN_DEFAULTS.zoom;
   if (zoom < 1) usage('--zoom must be at least 1');
   const options: TrainOptions = {
-    ranks, startRanks, lr: positiveNumber(meta, 'lr') ?? TRAIN_DEFAULTS.lr, batch: positiveInt(meta, 'batch') ?? TRAIN_DEFAULTS.batch, seed,
+    ranks, startRanks, lr: positiveNumber(meta, 'lr') ?? (init === 'random' ? TRAIN_DEFAULTS.lr : TRAIN_DEFAULTS.lrFineTune), batch: positiveInt(meta, 'batch') ?? TRAIN_DEFAULTS.batch, seed,
     ...budget, augment: parseAugment(meta.augment as string | undefined, zoom),
     warmupSteps: meta.warmup === undefined ? TRAIN_DEFAULTS.warmup : Number(meta.warmup), evalEvery: meta['eval-every'] === undefined ? 0 : Number(meta['eval-every']),
   };
