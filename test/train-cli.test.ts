@@ -67,8 +67,10 @@ t.test('a small network learns the shapes: loss falls, validation Dice rises', a
   const lines = r.stdout.map((l) => JSON.parse(l) as Record<string, unknown>);
   const evals = lines.filter((l) => l.type === 'evaluation') as unknown as { dice: number; trainLoss: number; step: number }[];
   const summary = lines.find((l) => l.type === 'summary') as { keptDice: number; bytes: number; msPerStep: number };
-  t.ok(evals.length >= 6, `an evaluation per epoch (${evals.length})`);
-  t.ok(evals[evals.length - 1].trainLoss < 0.6 * evals[0].trainLoss, `training loss falls: ${evals[0].trainLoss.toFixed(3)} → ${evals[evals.length - 1].trainLoss.toFixed(3)}`);
+  t.ok(evals.length >= 7, `an evaluation per epoch (${evals.length})`);
+  t.equal(evals[0].step, 0, 'the starting model is scored first');
+  t.ok(lines.every((l) => l.type !== 'evaluation' || (l as { best: boolean; dice: number }).dice <= summary.keptDice), 'the kept model is the best scored, the start included');
+  t.ok(evals[evals.length - 1].trainLoss < 0.6 * evals[1].trainLoss, `training loss falls: ${evals[1].trainLoss.toFixed(3)} → ${evals[evals.length - 1].trainLoss.toFixed(3)}`);
   t.ok(summary.keptDice > 0.8, `validation Dice ${summary.keptDice.toFixed(3)} > 0.8 (first ${evals[0].dice.toFixed(3)})`);
   t.equal(readFileSync(log, 'utf8').trim().split('\n').length, evals.length + 1, 'the log holds every evaluation and the summary');
   const model = loadModel(readFileSync(out));
