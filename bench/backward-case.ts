@@ -1,7 +1,7 @@
 /**
  * One training configuration of the spectral engine, in its own process so its peak RSS is its own:
  *
- *   node dist-bench/bench/train-case.js --mode=forward|train --size=959x640 --threads=2 --runs=5
+ *   node dist-bench/bench/backward-case.js --mode=forward|train --size=959x640 --threads=2 --runs=5
  *
  * forward: the inference engine's forward pass (engine.run) on the image; train: an engine built
  * for training on the stored positions (R = 33, the upstream model as stored) and its forward +
