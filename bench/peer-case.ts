@@ -18,6 +18,7 @@ import { decodePng } from '../src/node/png.js';
 import { imageToTensor } from '../src/input.js';
 import { ONNX_INPUT, ONNX_OUTPUT } from '../src/onnx-export.js';
 import { upscale } from './image.js';
+import { importPeer, type Ort } from './peers.js';
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const runtime = arg('runtime', 'ort-node');
@@ -33,17 +34,16 @@ const dir = findDataDir();
 if (!dir) throw new Error('upstream data not found: set FREQREG_DATA');
 if (!onnxFile) throw new Error('--onnx=FILE is required (freqreg export MODEL --onnx FILE)');
 
-type Ort = typeof import('onnxruntime-node');
 let ort: Ort;
 let version: string;
 const sessionOptions: Record<string, unknown> = { graphOptimizationLevel: 'all' };
 if (runtime === 'ort-node') {
-  ort = await import('onnxruntime-node');
+  ort = await importPeer('onnxruntime-node');
   version = ort.env.versions.node ?? '?';
   Object.assign(sessionOptions, { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
 } else if (runtime === 'ort-web') {
-  ort = (await import('onnxruntime-web')) as unknown as Ort;
-  version = (ort.env.versions as Record<string, string>).web ?? '?';
+  ort = await importPeer('onnxruntime-web');
+  version = ort.env.versions.web ?? '?';
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.simd = true;
   Object.assign(sessionOptions, { executionProviders: ['wasm'] });

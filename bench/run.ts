@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT, findDataDir } from '../src/node/data.js';
 import { loadModelFile } from '../src/node/load.js';
 import { exportOnnx } from '../src/onnx-export.js';
+import { installPeers, peerInstalled } from './peers.js';
 import { renderMarkdown, type BenchResult, type CaseResult, type KernelsResult, type SpectralKernel } from './report.js';
 
 const quick = process.argv.includes('--quick');
@@ -72,6 +73,10 @@ for (const r of spectral.spectralKernels) {
 let onnx: BenchResult['onnx'];
 const onnxFile = join(scratchDir, 'unet_fr.onnx');
 if (peers) {
+  if (!peerInstalled('onnxruntime-node') || !peerInstalled('onnxruntime-web')) {
+    console.log('\ninstalling the peers in bench/peers/ (npm ci, once)');
+    installPeers();
+  }
   const { model } = await loadModelFile(join(dataDir, 'unet_fr.tar.xz'));
   const t0 = performance.now();
   const bytes = exportOnnx(model, { version: 'bench' });

@@ -2,8 +2,9 @@
  * freqreg's runtime-agnostic core: what `import ... from 'freqreg'` gives in browsers, edge
  * workers and any runtime with WebAssembly. Nothing here (or below it) imports `node:` or touches
  * files or the process; test/core-imports.test.ts bundles this file with every Node built-in made
- * an error to keep it so. Bytes in (`Uint8Array`), compiled or compilable WASM modules in, images as
- * `{ data, width, height, channels }` (an `ImageData` works as is).
+ * an error to keep it so. Bytes in (`Uint8Array`), WASM modules in any form of src/wasm/source.ts
+ * (compiled, bytes, a Response, a URL), images as `{ data, width, height, channels }` (an
+ * `ImageData` works as is).
  *
  * Node's entry (src/node/index.ts) adds file loading, build/ kernels and worker threads; the
  * browser entry (src/browser.ts) adds a Web Worker thread pool.
@@ -38,6 +39,8 @@ export { trainableModel, trainableValues, setTrainableValues, zigzagPositions } 
 export type { TrainableModel } from './engines/trainable.js';
 
 export { instantiateKernels, Arena, PAGE_BYTES } from './wasm/instance.js';
+export { compileWasm } from './wasm/source.js';
+export type { WasmImport, WasmSource } from './wasm/source.js';
 export type { InstantiateOptions, KernelInstance } from './wasm/instance.js';
 export { serialParallel, runCalls } from './wasm/parallel.js';
 export type { KernelCall, Parallel } from './wasm/parallel.js';

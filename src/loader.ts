@@ -1,6 +1,6 @@
 /**
  * Checkpoint bytes → coefficient tensors → FrModel. Platform-neutral (no `node:` imports): the
- * caller passes the compiled build/xz.wasm, so this runs in Node, browsers and edge workers.
+ * caller passes build/xz.wasm (compiled, or its bytes), so this runs in Node, browsers and edge workers.
  *
  *   .tar.xz  → xz (src/formats/xz.ts) → tar (tar.ts) → the one *.pt member → zip checkpoint
  *   .pt      → zip (zip.ts) → records + data.pkl (torch.ts, pickle.ts) → Map<string, CoeffTensor>
@@ -34,7 +34,7 @@ const FORMAT_SIGNATURES: ReadonlyArray<{ format: CheckpointFormat; magic: readon
 ];
 
 export interface ReadOptions {
-  /** The compiled build/xz.wasm (or an instance to reuse); needed only for .tar.xz input. */
+  /** build/xz.wasm: compiled, its bytes, or an instance to reuse; needed only for .tar.xz input. */
   xz?: XzWasm;
   /** Overrides of DEFAULT_LIMITS. */
   limits?: Partial<Limits>;
@@ -57,7 +57,7 @@ function resolveLimits(overrides?: Partial<Limits>): Limits {
 
 /** Unwraps .tar.xz to the checkpoint member's bytes. */
 function unwrapTarXz(bytes: Uint8Array, opts: ReadOptions, limits: Limits): Uint8Array {
-  if (!opts.xz) fail('engine', 'ENGINE_UNAVAILABLE', 'a .tar.xz checkpoint needs the xz module: pass { xz: <compiled build/xz.wasm> }');
+  if (!opts.xz) fail('engine', 'ENGINE_UNAVAILABLE', 'a .tar.xz checkpoint needs the xz module: pass { xz: <build/xz.wasm, compiled or its bytes> }');
   const tar = decodeXz(bytes, opts.xz, limits.maxDecompressedBytes);
   const files = readTarFiles(tar, limits);
   const names = new Set(files.map((f) => f.name.replace(/^.*\//, '')));

@@ -4,21 +4,24 @@
  *   model bytes ─loadModel→ FrModel ─createEngine(kernels, parallel)→ Engine
  *   image {data, width, height, channels} ─imageToTensor→ (C, H, W) ─engine.run→ logits ─argmax→ classes
  *
- * Runtime-agnostic: the caller passes the kernel module (compiled, as edge runtimes require, or its
- * bytes), the xz module for .tar.xz checkpoints, and optionally a shared memory plus a thread pool
+ * Runtime-agnostic: the caller passes the kernel module and, for .tar.xz checkpoints, the xz module,
+ * each in any form of src/wasm/source.ts (compiled, as edge runtimes require; bytes; a Response; a
+ * URL), and optionally a shared memory plus a thread pool
  * factory (Node: src/node/threads.ts; browsers: src/browser/threads.ts). Without them every share
  * runs on the calling thread (`serialParallel`).
  */
 import { FreqregError } from './errors.js';
 import { loadModel } from './loader.js';
 import type { Limits } from './formats/limits.js';
-import type { XzWasm } from './formats/xz.js';
+import { XZ_HEADER_MAGIC, type XzWasm } from './formats/xz.js';
+import { startsWith } from './formats/magic.js';
 import type { FrModel } from './model.js';
 import { imageToTensor, type ImageInput } from './input.js';
 import { createEngine } from './engines/index.js';
 import { argmaxClasses } from './engines/reference.js';
 import type { Engine, EngineName, Logits } from './engines/engine.js';
 import { instantiateKernels, type KernelInstance } from './wasm/instance.js';
+import { compileWasm, type WasmSource } from './wasm/source.js';
 import { serialParallel, type Parallel } from './wasm/parallel.js';
 
 export interface SegmenterOptions {
@@ -26,11 +29,12 @@ export interface SegmenterOptions {
   model: Uint8Array | FrModel;
   /**
    * build/kernels.wasm (or build/kernels-mt.wasm with `memory` shared): a compiled module, its
-   * bytes, or an instance already made by `instantiateKernels`. Not needed for engine 'reference'.
+   * bytes, a Response, a URL, or an instance already made by `instantiateKernels`. Not needed for
+   * engine 'reference'.
    */
-  kernels?: WebAssembly.Module | BufferSource | KernelInstance;
-  /** The compiled build/xz.wasm; needed only for .tar.xz checkpoints. */
-  xz?: XzWasm;
+  kernels?: WasmSource | KernelInstance;
+  /** build/xz.wasm (compiled, bytes, a Response, a URL, or an instance); needed only for .tar.xz checkpoints. */
+  xz?: WasmSource | WebAssembly.Instance;
   /** Engine name (default 'auto'). */
   engine?: EngineName;
   /** A (shared) memory for the kernels; default: a fresh non-shared one. */
@@ -50,13 +54,15 @@ export interface Segmentation {
   classCount: number;
   width: number;
   height: number;
-  /** Wall time of tensor conversion + forward pass + argmax (ms). Edge runtimes may report 0: their clocks stand still during compute. */
+  /** Wall time of tensor conversion + forward pass + argmax (ms), by the runtime's clock (hosted edge runtimes that advance it only at I/O report 0). */
   ms: number;
 }
 
 export interface Segmenter {
   readonly model: FrModel;
   readonly engine: EngineName;
+  /** The form the network runs in: 'spectral', 'dense' or 'reference' (what 'auto' chose). */
+  readonly form: string;
   /** Threads the engine runs on (1 = the calling thread only). */
   readonly threads: number;
   segment(image: ImageInput): Promise<Segmentation>;
@@ -69,15 +75,26 @@ export function argmax(logits: Logits): Uint8Array {
   return argmaxClasses({ c: logits.classes, h: logits.height, w: logits.width, data: logits.data });
 }
 
-function isKernelInstance(k: WebAssembly.Module | BufferSource | KernelInstance): k is KernelInstance {
-  return 'arena' in k && 'exports' in k;
+function isKernelInstance(k: WasmSource | KernelInstance): k is KernelInstance {
+  return typeof k === 'object' && k !== null && 'arena' in k && 'exports' in k;
+}
+
+/**
+ * The xz module as the synchronous checkpoint reader takes it: fetched and compiled first (only
+ * for an xz checkpoint, so a .pt or .frq model never fetches it).
+ */
+async function resolveXz(xz: SegmenterOptions['xz'], model: Uint8Array): Promise<XzWasm | undefined> {
+  if (xz === undefined || !startsWith(model, XZ_HEADER_MAGIC)) return undefined;
+  return xz instanceof WebAssembly.Instance ? xz : compileWasm(xz, 'the xz module');
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 export async function createSegmenter(options: SegmenterOptions): Promise<Segmenter> {
   const name = options.engine ?? 'auto';
-  const model = options.model instanceof Uint8Array ? loadModel(options.model, { xz: options.xz, limits: options.limits }) : options.model;
+  const model = options.model instanceof Uint8Array
+    ? loadModel(options.model, { xz: await resolveXz(options.xz, options.model), limits: options.limits })
+    : options.model;
   const engineOptions = { limits: options.limits };
   let engine: Engine;
   if (name === 'reference') {
@@ -98,6 +115,7 @@ export async function createSegmenter(options: SegmenterOptions): Promise<Segmen
   return {
     model,
     engine: engine.name,
+    form: engine.form,
     threads: engine.threads,
     async segment(image) {
       const start = now();

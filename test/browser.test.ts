@@ -39,7 +39,7 @@ interface PageState {
   runs: number;
   error?: { code: string; message: string };
   info?: { name: string };
-  result?: { classes: Uint8Array; width: number; height: number; ms: number; engine: string; threads: number; model: string; image: string };
+  result?: { classes: Uint8Array; width: number; height: number; ms: number; engine: string; form: string; threads: number; model: string; image: string };
 }
 declare global {
   interface Window { __freqreg: PageState }
@@ -51,7 +51,16 @@ interface PageResult {
   error?: { code: string; message: string };
   isolated: boolean;
   cores: number;
-  result?: { classes: number[]; width: number; height: number; ms: number; engine: string; threads: number; model: string; image: string };
+  result?: { classes: number[]; width: number; height: number; ms: number; engine: string; form: string; threads: number; model: string; image: string };
+}
+
+/** The mask overlay's pixels (RGBA) as drawn on the page. */
+function readOverlay(page: Page): Promise<{ width: number; height: number; rgba: number[] }> {
+  return page.evaluate(() => {
+    const c = document.getElementById('mask') as HTMLCanvasElement;
+    const rgba = c.width && c.height ? Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data) : [];
+    return { width: c.width, height: c.height, rgba };
+  });
 }
 
 /** The page's state, with the last result's classes as a plain array. */
@@ -112,8 +121,26 @@ if (!existsSync(CHROMIUM)) {
     const d = maskDiff(res.classes, want.classes, want.width);
     t.equal(d.count, 0, `mask equals Node's pixel for pixel (threads=${res.threads}) ${d.first}`);
     t.ok(res.classes.includes(0) && res.classes.includes(1), 'the mask has both classes');
+    t.ok(res.form === 'spectral' || res.form === 'dense', `the form that ran: ${res.form}`);
+    if (engine !== 'auto') t.equal(res.form, engine, 'the form is the engine asked for');
     const shown = await page.textContent('#stats');
-    t.match(shown, new RegExp(`engine ${engine} · ${res.threads} threads? · [0-9.]+ ms`), 'the page shows engine, threads and time');
+    const label = engine === 'auto' ? `${res.form} \\(auto\\)` : res.form;
+    t.match(shown, new RegExp(`engine ${label} · ${res.threads} threads? · [0-9.]+ ms`), `the page shows the form that ran, threads and time: ${shown}`);
+    // The overlay: every foreground pixel tinted in a colour that is not red (a red car hides red),
+    // the region outlined with opaque pixels.
+    const overlay = await readOverlay(page);
+    t.same([overlay.width, overlay.height], [res.width, res.height], 'overlay size');
+    let hidden = 0, reddish = 0, opaque = 0;
+    for (let p = 0; p < res.classes.length; p++) {
+      const [r, g, b, a] = overlay.rgba.slice(p * 4, p * 4 + 4);
+      if (a === 255) opaque++;
+      if (res.classes[p] === 0) continue;
+      if (a === 0) hidden++;
+      if (r > 2 * Math.max(g, b)) reddish++;
+    }
+    t.equal(hidden, 0, 'every foreground pixel is drawn');
+    t.equal(reddish, 0, 'no foreground pixel is drawn red');
+    t.ok(opaque > 0, `the region is outlined (${opaque} opaque pixels)`);
     await page.close();
   });
 
@@ -140,7 +167,23 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForFunction(() => window.__freqreg.state === 'error', null, { timeout: RESULT_TIMEOUT_MS });
     const bad = await readPage(page);
     t.equal(bad.error?.code, 'UNKNOWN_FORMAT', 'a PNG as model: UNKNOWN_FORMAT');
-    t.match(await page.textContent('#status'), /UNKNOWN_FORMAT/, 'the status line shows the code');
+    const status = await page.textContent('#status');
+    t.match(status, /UNKNOWN_FORMAT/, 'the status line shows the code');
+    t.match(status, /still using tiny-3class\.tar\.xz/, 'and says the last good model is still loaded');
+    t.notOk(bad.result, 'the earlier result is gone');
+    t.equal(await page.textContent('#stats'), '', 'no stats of the earlier run under the error');
+    t.notOk((await readOverlay(page)).rgba.some((v) => v !== 0), 'no mask of the earlier run under the error');
+
+    // A photo picked after the error runs with the good model.
+    const other = join(dir, 'tiny-sparse-input.png');
+    await page.setInputFiles('#image-file', other);
+    await page.waitForFunction(() => window.__freqreg.state !== 'error', null, { timeout: RESULT_TIMEOUT_MS });
+    const again = await waitRuns(page, 2);
+    t.notOk(again.error, `no error: ${again.error?.message ?? ''}`);
+    t.same([again.result?.model, again.result?.image], ['tiny-3class.tar.xz', 'tiny-sparse-input.png'], 'the photo ran with the last good model');
+    const want2 = await nodeClasses(model, other, engine, again.result!.threads);
+    const d2 = maskDiff(again.result!.classes, want2.classes, want2.width);
+    t.equal(d2.count, 0, `its mask equals Node's pixel for pixel ${d2.first}`);
     await page.close();
   });
 

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeImage, decodePng } from '../src/node/png.js';
 import { fixturesDir, PACKAGE_ROOT, readFixtures, upstreamDir } from './helpers.js';
-import { encodeJpeg, withOrientation } from './support/jpeg-builder.js';
+import { encodeJpeg, segment, sofBody, withOrientation } from './support/jpeg-builder.js';
+import { concat } from './support/writers.js';
 import { maskToGrey } from '../src/metrics.js';
 import { createNodeSegmenter } from '../src/node/index.js';
 
@@ -164,4 +165,19 @@ t.test('segment a folder of PNG and JPEG photos into itself, twice: skipped entr
 
   const empty = freqreg(['segment', join(folder, 'sub'), '--model', model, '--out', join(folder, 'sub')]);
   t.same([empty.code, /DATA_MISSING/.test(empty.stderr)], [4, true], 'a folder with no images: exit 4 DATA_MISSING');
+});
+
+t.test('segment refuses a JPEG declaring 65535×65535 and a truncated JPEG with their codes', async (t) => {
+  const dir = fixturesDir(t);
+  if (!dir) return;
+  const work = mkdtempSync(join(tmpdir(), 'freqreg-jpeg-bad-'));
+  const bomb = concat(Uint8Array.of(0xff, 0xd8), segment(0xc0, sofBody(65535, 65535, [[1, 0x22, 0], [2, 0x11, 1], [3, 0x11, 1]])), Uint8Array.of(0xff, 0xd9));
+  writeFileSync(join(work, 'bomb.jpg'), bomb);
+  const jpg = encodeJpeg(decodePng(readFileSync(join(dir, 'tiny-sparse-input.png'))), 90);
+  writeFileSync(join(work, 'cut.jpg'), jpg.subarray(0, jpg.length >> 1));
+  const r = freqreg(['segment', join(work, 'bomb.jpg'), join(work, 'cut.jpg'), '--model', join(dir, 'tiny-sparse.pt'), '--out', join(work, 'out'), '--threads', '1']);
+  t.equal(r.code, 3, 'both refused: exit 3');
+  t.match(r.stdout, /bomb\.jpg: .*65535×65535.*IMAGE_TOO_LARGE/, `a ${bomb.length}-byte file declaring 65535×65535: IMAGE_TOO_LARGE`);
+  t.match(r.stdout, /cut\.jpg: .*IMAGE_TRUNCATED/, 'a JPEG cut in half: IMAGE_TRUNCATED');
+  t.same(readdirSync(join(work, 'out')), [], 'no mask written');
 });

@@ -5,7 +5,8 @@
  * has none), the same for a JPEG with an EXIF orientation, then posts bad bodies and checks the 4xx statuses and JSON errors (never a stack),
  * and stops workerd. Then the default build (the upstream model from FREQREG_DATA, packed): in0000.png
  * is segmented as Node segments it, and the same photo at 1918×1280 is refused (413, past the edge
- * memory budget).
+ * memory budget). Last, a worker that passes the kernels as bytes: workerd forbids compiling them,
+ * and the refusal says to pass the compiled module.
  * Engine: FREQREG_TEST_ENGINE (default auto).
  */
 import t from 'tap';
@@ -145,6 +146,8 @@ t.test(`edge worker, default build: the upstream model (engine ${engine})`, { sk
   const photoPath = join(data, 'testimgs/input/in0000.png');
   const res = await fetch(`${base}/segment`, { method: 'POST', body: full });
   t.equal(res.status, 200, 'in0000.png at 959×640: 200');
+  const ms = Number(res.headers.get('x-freqreg-ms'));
+  t.ok(ms > 0, `x-freqreg-ms reads the real time of the segmentation (${ms} ms), not 0`);
   const got = decodePng(new Uint8Array(await res.arrayBuffer()));
   const want = await nodeClasses(join(data, 'unet_fr.tar.xz'), photoPath, engine, 1);
   const d = maskDiff(got.data, maskToGrey(want.classes, want.classCount), want.width);
@@ -160,4 +163,47 @@ t.test(`edge worker, default build: the upstream model (engine ${engine})`, { sk
   const bigBody = await bigRes.json() as { error: { code: string } };
   t.same([bigRes.status, bigBody.error.code], [413, 'OUT_OF_MEMORY'], '1918×1280: 413 OUT_OF_MEMORY, past the edge budget');
   t.ok(want.classes.includes(1), 'the car is found');
+});
+
+t.test('workerd refuses to compile bytes: the kernels as bytes are refused, saying to pass the compiled module', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'freqreg-edge-bytes-'));
+  let server: Started | undefined;
+  t.teardown(async () => {
+    await server?.stop();
+    rmSync(out, { recursive: true, force: true });
+  });
+  // A worker that hands the core build/kernels.wasm as bytes (a `data` module) instead of a `wasm` one.
+  const { build } = await import('esbuild');
+  await build({
+    stdin: {
+      contents: `
+        import { createSegmenter } from 'freqreg';
+        import kernelBytes from './kernels.bin';
+        import model from './model.bin';
+        export default {
+          async fetch() {
+            try {
+              await createSegmenter({ model: new Uint8Array(model), kernels: new Uint8Array(kernelBytes) });
+              return Response.json({ code: 'NONE' });
+            } catch (e) {
+              return Response.json({ code: e.code ?? 'NOT_A_FREQREG_ERROR', message: String(e.message) });
+            }
+          },
+        };`,
+      resolveDir: PACKAGE_ROOT,
+    },
+    outfile: join(out, 'worker.js'), bundle: true, format: 'esm', platform: 'browser', conditions: ['workerd', 'worker', 'browser'],
+    external: ['./kernels.bin', './model.bin'], logLevel: 'silent',
+  });
+  writeFileSync(join(out, 'kernels.bin'), readFileSync(join(PACKAGE_ROOT, 'build/kernels.wasm')));
+  writeFileSync(join(out, 'model.bin'), readFileSync(join(PACKAGE_ROOT, 'fixtures/sample/sample-model.pt')));
+  writeFileSync(join(out, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (services = [ (name = "main", worker = .w) ], sockets = [ (name = "http", address = "127.0.0.1:8787", http = (), service = "main") ]);
+const w :Workerd.Worker = (modules = [ (name = "worker.js", esModule = embed "worker.js"), (name = "kernels.bin", data = embed "kernels.bin"), (name = "model.bin", data = embed "model.bin") ], compatibilityDate = "2025-09-01");
+`);
+  const port = await freePort();
+  server = spawnProcess(WORKERD, ['serve', join(out, 'config.capnp'), '--socket-addr', `http=127.0.0.1:${port}`]);
+  const body = await (await waitForHttp(`http://127.0.0.1:${port}/`, server)).json() as { code: string; message: string };
+  t.equal(body.code, 'ENGINE_UNAVAILABLE', 'ENGINE_UNAVAILABLE');
+  t.match(body.message, /may not compile WebAssembly from bytes.*pass the compiled WebAssembly\.Module/, `says what to pass: ${body.message}`);
 });

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine } from '../src/engines/index.js';
 import { computeGradients, targetFromMask } from '../src/gradients.js';
@@ -10,6 +11,9 @@ import { segmentationLoss } from '../src/engines/loss.js';
 import { setTrainableValues, trainableModel, trainableValues } from '../src/engines/trainable.js';
 import type { GradientResult, LossSpec } from '../src/engines/gradients.js';
 import type { FrModel } from '../src/model.js';
+import { imageToTensor } from '../src/input.js';
+import { loadModelFile } from '../src/node/load.js';
+import { decodeImage, encodeGreyPng } from '../src/node/png.js';
 import { fixturesDir, PACKAGE_ROOT, rng } from './helpers.js';
 import { compareWithFixture, key, loadCase, TOL_GRAD_F64, type FixtureLayer, type GradCase } from './support/grad-fixtures.js';
 import { syntheticModel } from './support/synthetic.js';
@@ -306,6 +310,25 @@ t.test('freqreg gradients --json on case a equals the fixture', async (t) => {
   bad(args.slice(0, 3).concat(['--engine', 'dense']), /USAGE/, '--engine dense');
   bad([args[0], args[1], join(grad, 'b-tiny-3class-target.png')], /TARGET_INVALID/, 'a target of another size');
   bad(args.slice(0, 2), /USAGE/, 'no TARGET');
+});
+
+t.test('freqreg gradients takes a JPEG photo and a 0/255 mask', async (t) => {
+  const dir = fixturesDir(t);
+  if (!dir) return;
+  const photo = join(PACKAGE_ROOT, 'test', 'fixtures', 'jpeg', 'rgb.jpg');
+  const image = decodeImage(readFileSync(photo));
+  const mask = Uint8Array.from({ length: image.width * image.height }, (_, p) => ((p % image.width) < image.width / 2 ? 255 : 0));
+  const work = mkdtempSync(join(tmpdir(), 'freqreg-gradients-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+  const targetFile = join(work, 'mask.png');
+  writeFileSync(targetFile, encodeGreyPng(mask, image.width, image.height));
+  const r = freqreg([join(dir, 'tiny-sparse.pt'), photo, targetFile, '--ranks', '4', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  const { model } = await loadModelFile(join(dir, 'tiny-sparse.pt'));
+  const expected = referenceGradients(model, imageToTensor(image, 3, 'float64'), image.width, image.height, { target: targetFromMask(mask, 2) }, 4);
+  t.equal(out.loss, expected.loss, 'the loss of the decoded JPEG against the mask as 0/1');
+  t.same(out.layers[0].grads, Array.from(expected.layers[0].grads));
 });
 
 function compareFloat32(t: Test, got: GradientResult, ref: GradCase): void {

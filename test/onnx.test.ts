@@ -9,7 +9,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { importPeer, peerInstalled, type OrtSession } from '../bench/peers.js';
 import { loadModelFile } from '../src/node/load.js';
 import { createNodeEngine } from '../src/node/engines.js';
 import { argmaxClasses } from '../src/engines/reference.js';
@@ -21,18 +21,23 @@ import { fixturesDir, readFixtures, rng } from './helpers.js';
 /** onnxruntime's float32 kernels vs freqreg's (Winograd, other summation orders): relative to the largest logit. */
 const TOL_ONNX_VS_DENSE = 1e-4;
 
-async function runOnnx(session: ort.InferenceSession, input: Float32Array, channels: number, width: number, height: number): Promise<Float32Array> {
-  const out = await session.run({ [ONNX_INPUT]: new ort.Tensor('float32', input, [1, channels, height, width]) });
+/** onnxruntime-node comes from bench/peers/ (its own lockfile, so a plain npm ci stays lean). */
+const ORT_MISSING = peerInstalled('onnxruntime-node') ? false : 'onnxruntime-node is not installed: npm ci --prefix bench/peers (.ci/run does)';
+if (ORT_MISSING && process.env.CI === 'true') t.fail(ORT_MISSING);
+const ort = ORT_MISSING ? undefined : await importPeer('onnxruntime-node');
+
+async function runOnnx(session: OrtSession, input: Float32Array, channels: number, width: number, height: number): Promise<Float32Array> {
+  const out = await session.run({ [ONNX_INPUT]: new ort!.Tensor('float32', input, [1, channels, height, width]) });
   return out[ONNX_OUTPUT]!.data as Float32Array;
 }
 
-t.test('exported graphs of the PyTorch fixtures run in onnxruntime-node like the dense engine', async (t) => {
+t.test('exported graphs of the PyTorch fixtures run in onnxruntime-node like the dense engine', { skip: ORT_MISSING }, async (t) => {
   const dir = fixturesDir(t);
   if (!dir) return;
   for (const f of readFixtures(dir)) {
     const { model } = await loadModelFile(join(dir, f.model));
     const bytes = exportOnnx(model, { version: 'test' });
-    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+    const session = await ort!.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
     t.same(session.inputNames, [ONNX_INPUT], `${f.name}: input name`);
     t.same(session.outputNames, [ONNX_OUTPUT], `${f.name}: output name`);
     const c = fixtureCase(dir, f);
@@ -69,7 +74,7 @@ t.test('exported graphs of the PyTorch fixtures run in onnxruntime-node like the
   }
 });
 
-t.test('freqreg export MODEL --onnx OUT.onnx', async (t) => {
+t.test('freqreg export MODEL --onnx OUT.onnx', { skip: ORT_MISSING }, async (t) => {
   const dir = fixturesDir(t);
   if (!dir) return;
   const f = readFixtures(dir)[0]!;
@@ -87,7 +92,7 @@ t.test('freqreg export MODEL --onnx OUT.onnx', async (t) => {
   t.equal(code, 0, 'exit code 0');
   const { model } = await loadModelFile(join(dir, f.model));
   const bytes = readFileSync(out);
-  const session = await ort.InferenceSession.create(bytes);
+  const session = await ort!.InferenceSession.create(bytes);
   t.same(session.outputNames, [ONNX_OUTPUT], 'the written file loads');
   await session.release();
   t.equal(Buffer.compare(bytes, Buffer.from(exportOnnx(model, { version: versionOf() }))), 0, 'same bytes as exportOnnx()');

@@ -4,7 +4,7 @@
  * modules once, then a model per 'load' and a mask per 'segment' (see ./protocol.ts).
  */
 import {
-  countParameters, createBrowserSegmenter, decodeImage, defaultBrowserThreads, FreqregError, threadsAvailable, type Segmenter,
+  compileWasm, countParameters, createBrowserSegmenter, decodeImage, defaultBrowserThreads, FreqregError, threadsAvailable, type Segmenter,
 } from '../src/browser.js';
 import type { ModelInfo, PageRequest, WorkerReply } from './protocol.js';
 
@@ -14,11 +14,8 @@ interface Scope {
 }
 const scope = globalThis as unknown as Scope;
 
-async function compile(url: string): Promise<WebAssembly.Module> {
-  const res = await fetch(url);
-  if (!res.ok) throw new FreqregError('file', 'DATA_MISSING', `${url}: HTTP ${res.status}`);
-  return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
-}
+/** A module beside this script, fetched and compiled once for every model loaded. */
+const compile = (file: string) => compileWasm(new URL(file, import.meta.url), file);
 
 const modules = (async () => {
   const [kernels, xz, kernelsMt] = await Promise.all([
@@ -27,23 +24,26 @@ const modules = (async () => {
   return { kernels, xz, kernelsMt };
 })();
 
+/** The last model that loaded, kept when a later one fails. */
 let segmenter: Segmenter | undefined;
+let segmenterName: string | undefined;
 let queue: Promise<unknown> = Promise.resolve();
 
 async function handle(req: PageRequest): Promise<WorkerReply> {
   if (req.type === 'load') {
     const { kernels, xz, kernelsMt } = await modules;
-    await segmenter?.dispose();
-    segmenter = undefined;
     const start = performance.now();
+    // The new model is built before the old one goes: a file that fails leaves the last good one loaded.
     const seg = await createBrowserSegmenter({
       model: new Uint8Array(req.model), kernels, kernelsMt, xz, engine: req.engine,
       threads: req.threads ?? defaultBrowserThreads(),
       spawnWorker: () => new Worker(new URL('./kernel-worker.js', import.meta.url), { type: 'module' }),
     });
+    await segmenter?.dispose();
     segmenter = seg;
+    segmenterName = req.name;
     const info: ModelInfo = {
-      name: req.name, engine: seg.engine, threads: seg.threads, classCount: seg.model.arch.classes, baseWidth: seg.model.arch.width,
+      name: req.name, engine: seg.engine, form: seg.form, threads: seg.threads, classCount: seg.model.arch.classes, baseWidth: seg.model.arch.width,
       coefficients: countParameters(seg.model).weights, loadMs: performance.now() - start,
     };
     return { id: req.id, type: 'loaded', info };
@@ -51,7 +51,7 @@ async function handle(req: PageRequest): Promise<WorkerReply> {
   if (!segmenter) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'open a model first');
   const image = req.file ? decodeImage(new Uint8Array(req.file)) : req.pixels!;
   const r = await segmenter.segment(image);
-  return { id: req.id, type: 'result', result: { ...r, engine: segmenter.engine, threads: segmenter.threads } };
+  return { id: req.id, type: 'result', result: { ...r, engine: segmenter.engine, form: segmenter.form, threads: segmenter.threads } };
 }
 
 scope.onmessage = (e) => {
@@ -63,6 +63,7 @@ scope.onmessage = (e) => {
       id: req.id, type: 'error',
       code: err instanceof FreqregError ? err.code : 'INTERNAL',
       message: err instanceof Error ? err.message : String(err),
+      kept: req.type === 'load' ? segmenterName : undefined,
     }),
   );
 };

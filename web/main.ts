@@ -3,6 +3,10 @@
  * them to the engine worker (./engine-worker.ts) and draws the mask over the photo. Files are read
  * locally; nothing leaves the page.
  *
+ * After a mistake: a model file that fails leaves the last good model loaded (the status says so)
+ * and the next photo runs with it; an error clears the mask and the figures of the run before, so
+ * nothing stale stays under it.
+ *
  * URL options: ?engine=auto|spectral|dense|reference, ?threads=N, ?sample=0 (don't run the sample
  * on open). For tests, `window.__freqreg` holds the state, the model info and the last result, and
  * `document.body.dataset.state` is starting | busy | done | error.
@@ -26,10 +30,16 @@ declare global {
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
 /** PNG and JPEG are decoded by freqreg in the worker (the pixels Node sees); other formats by the browser. */
 const decodedByFreqreg = (b: Uint8Array) => PNG_MAGIC.every((m, i) => b[i] === m) || (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff);
-/** Overlay colours per class (class 0, background, stays clear): RGBA. */
-const CLASS_COLOURS: readonly (readonly [number, number, number, number])[] = [
-  [0, 0, 0, 0], [255, 40, 70, 120], [40, 120, 255, 120], [40, 200, 90, 120], [250, 190, 20, 120],
+/**
+ * Overlay colours per class, RGB (class 0, background, stays clear): cyan first, far from the
+ * reds, whites, greys and blacks of cars. Each region is tinted (FILL_ALPHA) and outlined: its edge
+ * pixels opaque in its colour, the background pixels along it opaque black, so the outline shows
+ * on any car and any background.
+ */
+const CLASS_COLOURS: readonly (readonly [number, number, number])[] = [
+  [0, 0, 0], [0, 229, 255], [255, 64, 255], [120, 255, 40], [255, 170, 0],
 ];
+const FILL_ALPHA = 90;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -56,9 +66,9 @@ function ask(req: Request, transfer: Transferable[] = []): Promise<WorkerReply> 
   });
 }
 
+/** The model loaded in the worker (the last one that loaded; a file that fails does not replace it). */
 let model: { name: string; bytes: ArrayBuffer } | undefined;
 let image: { name: string; bytes: ArrayBuffer; bitmap: ImageBitmap } | undefined;
-let loaded = false;
 
 function setState(state: PageState['state'], status: string): void {
   page.state = state;
@@ -66,29 +76,48 @@ function setState(state: PageState['state'], status: string): void {
   $('status').textContent = status;
 }
 
-function fail(error: { code: string; message: string }): void {
-  page.error = error;
-  setState('error', `${error.message}${error.code !== 'INTERNAL' ? ` [${error.code}]` : ''}`);
+/** The mask and the figures of the last run, gone: nothing stale stays under a new error. */
+function clearResult(): void {
+  page.result = undefined;
+  $('stats').textContent = '';
+  const mask = $<HTMLCanvasElement>('mask');
+  mask.getContext('2d')!.clearRect(0, 0, mask.width, mask.height);
 }
 
-async function loadModel(): Promise<boolean> {
-  if (!model) return false;
-  setState('busy', `Loading ${model.name}…`);
+function fail(error: { code: string; message: string }, note = ''): void {
+  page.error = error;
+  clearResult();
+  setState('error', `${error.message}${error.code !== 'INTERNAL' ? ` [${error.code}]` : ''}${note}`);
+}
+
+/** Loads `candidate` (default: the current model again, e.g. with another engine); on success it becomes the model. */
+async function loadModel(candidate = model): Promise<boolean> {
+  if (!candidate) return false;
+  setState('busy', `Loading ${candidate.name}…`);
   page.error = undefined;
   // The worker gets a copy: the page keeps the bytes to reload with another engine.
-  const reply = await ask({ type: 'load', model: model.bytes.slice(0), name: model.name, engine: engineSelect.value as EngineName, threads: threadsParam });
-  if (reply.type === 'error') { loaded = false; fail(reply); return false; }
+  const reply = await ask({ type: 'load', model: candidate.bytes.slice(0), name: candidate.name, engine: engineSelect.value as EngineName, threads: threadsParam });
+  if (reply.type === 'error') {
+    fail(reply, reply.kept ? `; still using ${reply.kept}` : '');
+    return false;
+  }
   if (reply.type !== 'loaded') return false;
+  model = candidate;
   page.info = reply.info;
-  loaded = true;
   const { info } = reply;
-  setState('done', `Model ${info.name}: ${info.classCount} classes, base width ${info.baseWidth}, ${info.coefficients.toLocaleString('en')} coefficients (loaded in ${info.loadMs.toFixed(0)} ms)`);
+  setState('done', `Model ${info.name}: ${info.classCount} classes, base width ${info.baseWidth}, ${info.coefficients.toLocaleString('en')} coefficients, engine ${engineLabel(info)} (loaded in ${info.loadMs.toFixed(0)} ms)`);
   return true;
 }
 
+/** The form that runs, and 'auto' where auto chose it: "spectral (auto)". */
+function engineLabel(r: { engine: EngineName; form: string }): string {
+  return r.engine === 'auto' ? `${r.form} (auto)` : r.form;
+}
+
 async function segment(): Promise<void> {
-  if (!model || !image || !loaded) return;
+  if (!model || !image || !page.info) return;
   setState('busy', `Segmenting ${image.name}…`);
+  page.error = undefined;
   const bytes = new Uint8Array(image.bytes);
   let reply: WorkerReply;
   if (decodedByFreqreg(bytes)) {
@@ -109,7 +138,7 @@ async function segment(): Promise<void> {
   const counts = new Array<number>(r.classCount).fill(0);
   for (const c of r.classes) counts[c]++;
   const shares = counts.slice(1).map((n, k) => `class ${k + 1} ${((100 * n) / r.classes.length).toFixed(1)}%`).join(', ');
-  $('stats').textContent = `${r.width}×${r.height} · engine ${r.engine} · ${r.threads} thread${r.threads === 1 ? '' : 's'} · ${r.ms.toFixed(1)} ms · ${shares}`;
+  $('stats').textContent = `${r.width}×${r.height} · engine ${engineLabel(r)} · ${r.threads} thread${r.threads === 1 ? '' : 's'} · ${r.ms.toFixed(1)} ms · ${shares}`;
   setState('done', `${image.name} with ${model.name}: ${r.ms.toFixed(1)} ms`);
 }
 
@@ -123,12 +152,30 @@ function drawPhoto(bitmap: ImageBitmap): void {
   mask.height = bitmap.height;
 }
 
+/** The mask over the photo: each class region tinted and outlined (see CLASS_COLOURS). */
 function drawMask(r: SegmentResult): void {
   const canvas = $<HTMLCanvasElement>('mask');
   canvas.width = r.width;
   canvas.height = r.height;
-  const out = new ImageData(r.width, r.height);
-  for (let p = 0; p < r.classes.length; p++) out.data.set(CLASS_COLOURS[r.classes[p] % CLASS_COLOURS.length], p * 4);
+  const { width: w, height: h, classes } = r;
+  const out = new ImageData(w, h);
+  /** True if a 4-neighbour of pixel p (x, y) has another class. */
+  const onEdge = (p: number, x: number, y: number): boolean => {
+    const c = classes[p];
+    return (x > 0 && classes[p - 1] !== c) || (x < w - 1 && classes[p + 1] !== c) || (y > 0 && classes[p - w] !== c) || (y < h - 1 && classes[p + w] !== c);
+  };
+  for (let y = 0, p = 0; y < h; y++) {
+    for (let x = 0; x < w; x++, p++) {
+      const c = classes[p];
+      const edge = onEdge(p, x, y);
+      if (c === 0) {
+        if (edge) out.data.set([0, 0, 0, 255], p * 4);
+        continue;
+      }
+      const [red, green, blue] = CLASS_COLOURS[1 + ((c - 1) % (CLASS_COLOURS.length - 1))];
+      out.data.set([red, green, blue, edge ? 255 : FILL_ALPHA], p * 4);
+    }
+  }
   canvas.getContext('2d')!.putImageData(out, 0, 0);
 }
 
@@ -142,14 +189,13 @@ async function openImage(name: string, bytes: ArrayBuffer): Promise<void> {
     return fail({ code: 'IMAGE_FORMAT', message: `${name} is not an image this browser can read` });
   }
   image = { name, bytes, bitmap };
+  clearResult();
   drawPhoto(bitmap);
-  $<HTMLCanvasElement>('mask').getContext('2d')!.clearRect(0, 0, bitmap.width, bitmap.height);
   await segment();
 }
 
 async function openModel(name: string, bytes: ArrayBuffer): Promise<void> {
-  model = { name, bytes };
-  if (await loadModel()) await segment();
+  if (await loadModel({ name, bytes })) await segment();
 }
 
 /** A dropped or picked file: a photo if it looks like one, else a model. */
@@ -168,8 +214,7 @@ async function openSample(): Promise<void> {
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
     return res.arrayBuffer();
   }));
-  model = { name: 'sample-model.pt', bytes: m };
-  if (await loadModel()) await openImage('sample-image.png', i);
+  if (await loadModel({ name: 'sample-model.pt', bytes: m })) await openImage('sample-image.png', i);
 }
 
 const guard = (run: () => Promise<void>) => () => {

@@ -9,6 +9,8 @@ export type PageRequest =
 export interface ModelInfo {
   name: string;
   engine: EngineName;
+  /** The form the network runs in: 'spectral', 'dense' or 'reference' (what 'auto' chose). */
+  form: string;
   threads: number;
   classCount: number;
   baseWidth: number;
@@ -24,10 +26,13 @@ export interface SegmentResult {
   height: number;
   ms: number;
   engine: EngineName;
+  /** The form that ran: 'spectral', 'dense' or 'reference'. */
+  form: string;
   threads: number;
 }
 
 export type WorkerReply =
   | { id: number; type: 'loaded'; info: ModelInfo }
   | { id: number; type: 'result'; result: SegmentResult }
-  | { id: number; type: 'error'; code: string; message: string };
+  /** `kept`: after a failed load, the model still loaded (the last good one), if any. */
+  | { id: number; type: 'error'; code: string; message: string; kept?: string };

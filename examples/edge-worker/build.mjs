@@ -26,7 +26,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(`usage: npm run build:edge -- [--model PATH] [--engine NAME] [--out DIR] [--activation-mib N]
-  --model PATH   checkpoint to bundle, .tar.xz or .pt ($FREQREG_DATA/unet_fr.tar.xz, else fixtures/upstream/unet_fr.tar.xz)
+  --model PATH   checkpoint to bundle, .tar.xz, .pt or .frq ($FREQREG_DATA/unet_fr.tar.xz, else fixtures/upstream/unet_fr.tar.xz)
   --engine NAME  ${ENGINES.join(', ')} (auto)
   --out DIR      output folder, replaced (dist-edge/)
   --activation-mib N  working memory one image may use (0: EDGE_LIMITS', sized for a 128 MiB isolate;

@@ -11,12 +11,11 @@
  * workerd may not compile WebAssembly from bytes, so the kernels arrive as compiled modules. No
  * threads here (no Worker, no Atomics.wait): every share runs on the request's thread.
  */
-import kernelsModule from './kernels.wasm';
-import xzModule from './xz.wasm';
+import { createSegmenter, decodeImage, EDGE_IMAGE_LIMITS, EDGE_LIMITS, encodePng, FreqregError, maskToGrey } from 'freqreg';
+import type { EngineName, ErrorCode, Segmenter } from 'freqreg';
+import kernels from './kernels.wasm';
+import xz from './xz.wasm';
 import modelBytes from './model.bin';
-import {
-  createSegmenter, decodeImage, EDGE_IMAGE_LIMITS, EDGE_LIMITS, encodePng, FreqregError, maskToGrey, type EngineName, type ErrorCode, type Segmenter,
-} from '../../src/index.js';
 
 /** Set by build.mjs (esbuild `define`). */
 declare const __FREQREG_ENGINE__: EngineName;
@@ -67,19 +66,28 @@ function errorResponse(e: unknown): Response {
   return json(500, { error: { code: 'INTERNAL', message: 'internal error' } });
 }
 
-let segmenter: Promise<Segmenter> | undefined;
+/** The checkpoint reader's and the engine's budgets: EDGE_LIMITS, with the build's working-memory budget if it set one. */
+const LIMITS = { ...EDGE_LIMITS, maxActivationBytes: __FREQREG_ACTIVATION_BYTES__ || EDGE_LIMITS.maxActivationBytes };
+
+async function loadSegmenter(): Promise<Segmenter> {
+  const segmenter = await createSegmenter({
+    model: new Uint8Array(modelBytes), kernels, xz, engine: __FREQREG_ENGINE__,
+    limits: LIMITS, maxBytes: MAX_KERNEL_MEMORY,
+  });
+  return segmenter;
+}
+
+let loading: Promise<Segmenter> | undefined;
 /** Requests run one at a time: the engine's working memory is planned once and reused. */
 let queue: Promise<unknown> = Promise.resolve();
 
+/** The segmenter, made on the first request (a failure is retried by the next). */
 function getSegmenter(): Promise<Segmenter> {
-  segmenter ??= createSegmenter({
-    model: new Uint8Array(modelBytes), kernels: kernelsModule, xz: xzModule, engine: __FREQREG_ENGINE__,
-    limits: { ...EDGE_LIMITS, maxActivationBytes: __FREQREG_ACTIVATION_BYTES__ || EDGE_LIMITS.maxActivationBytes }, maxBytes: MAX_KERNEL_MEMORY,
-  }).catch((e: unknown) => {
-    segmenter = undefined;
+  loading ??= loadSegmenter().catch((e: unknown) => {
+    loading = undefined;
     throw e;
   });
-  return segmenter;
+  return loading;
 }
 
 async function readBody(request: Request): Promise<Uint8Array> {
@@ -109,15 +117,15 @@ async function readBody(request: Request): Promise<Uint8Array> {
 async function segment(request: Request): Promise<Response> {
   const body = await readBody(request);
   const image = decodeImage(body, IMAGE_LIMITS);
-  const seg = await getSegmenter();
-  const run = queue.then(() => seg.segment(image));
+  const segmenter = await getSegmenter();
+  const run = queue.then(() => segmenter.segment(image));
   queue = run.catch(() => undefined);
   const r = await run;
   const mask = encodePng({ data: maskToGrey(r.classes, r.classCount), width: r.width, height: r.height, channels: 1 });
   return new Response(mask as Uint8Array<ArrayBuffer>, {
     headers: {
       'content-type': 'image/png',
-      'x-freqreg-engine': seg.engine,
+      'x-freqreg-engine': segmenter.engine,
       'x-freqreg-classes': String(r.classCount),
       'x-freqreg-ms': r.ms.toFixed(1),
     },

@@ -18,10 +18,39 @@ import type { KernelWorkerInit, KernelWorkerReply } from './protocol.js';
 /** How long a worker may take to start and instantiate the module (ms). */
 const START_TIMEOUT_MS = 30 * 1000;
 
-/** True where WebAssembly threads can work: SharedArrayBuffer exists and the context is cross-origin isolated. */
+/**
+ * True where this thread may block in Atomics.wait: a dedicated Worker, not a page's main thread
+ * (nor workerd). Asked directly: a wait on a value that does not match returns at once where
+ * waiting is allowed and throws where it is not.
+ */
+export function canBlock(): boolean {
+  if (typeof SharedArrayBuffer === 'undefined') return false;
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True where WebAssembly threads can work: SharedArrayBuffer exists, the context is cross-origin
+ * isolated, Workers can be started, and this thread may block (a dedicated Worker).
+ */
 export function threadsAvailable(): boolean {
   const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown };
-  return typeof SharedArrayBuffer !== 'undefined' && g.crossOriginIsolated === true && typeof g.Worker === 'function';
+  return typeof SharedArrayBuffer !== 'undefined' && g.crossOriginIsolated === true && typeof g.Worker === 'function' && canBlock();
+}
+
+/** Why threads cannot work here, or undefined where they can. */
+export function whyNoThreads(): string | undefined {
+  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown };
+  if (typeof SharedArrayBuffer === 'undefined' || g.crossOriginIsolated !== true) {
+    return 'the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+  }
+  if (typeof g.Worker !== 'function') return 'this context cannot start Workers';
+  if (!canBlock()) return "threads need a dedicated Worker: this thread may not block in Atomics.wait (a page's main thread); create the segmenter inside a Worker";
+  return undefined;
 }
 
 /** Threads to use by default: the cores the browser reports, at most 8; 1 where threads are unavailable. */
@@ -58,6 +87,9 @@ export async function createWebThreadPool(
 ): Promise<Parallel> {
   if (!(memory.buffer instanceof SharedArrayBuffer)) {
     throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'threads need a shared WebAssembly memory');
+  }
+  if (!canBlock()) {
+    throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', "threads need a dedicated Worker: this thread may not block in Atomics.wait (a page's main thread)");
   }
   const workers = Array.from({ length: threads - 1 }, () => {
     const control = new SharedArrayBuffer(CONTROL_BYTES);

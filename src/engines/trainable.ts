@@ -43,9 +43,24 @@ export function zigzagKeyF32(shape: readonly number[], position: ArrayLike<numbe
  * sort, which `upstreamSortPrefix` replays.
  */
 export function zigzagPositions(shape: readonly number[], count: number): Int32Array {
-  const rank = shape.length;
   const n = Math.min(count, denseSize(shape));
   if (n <= 0) return new Int32Array(0);
+  const cacheKey = `${shape.join('x')}:${n}`;
+  let positions = orderCache.get(cacheKey);
+  if (!positions) {
+    positions = upstreamOrder(shape, n);
+    if (orderCache.size >= ORDER_CACHE_SIZE) orderCache.delete(orderCache.keys().next().value!);
+    orderCache.set(cacheKey, positions);
+  }
+  return positions.slice();
+}
+
+/** Orders computed so far, by shape and count (a model has at most a few dozen distinct shapes). */
+const orderCache = new Map<string, Int32Array>();
+const ORDER_CACHE_SIZE = 64;
+
+function upstreamOrder(shape: readonly number[], n: number): Int32Array {
+  const rank = shape.length;
   // Index sum of the n-th position in exact order: candidates run to that sum + 1.
   let lastSum = 0;
   forEachZigzag(shape, n, (p) => { lastSum = sumOf(p); });

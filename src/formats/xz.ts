@@ -16,6 +16,7 @@
  */
 import { fail, FreqregError } from '../errors.js';
 import { describeBytes, startsWith } from './magic.js';
+import { compileWasmSync } from '../wasm/source.js';
 
 export const XZ_HEADER_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] as const;
 const XZ_FOOTER_MAGIC = [0x59, 0x5a] as const; // "YZ"
@@ -43,13 +44,18 @@ interface XzExports {
   get_next_output(ctx: number): number;
 }
 
-/** What the caller passes: the compiled build/xz.wasm (a fresh instance per call) or an instance to reuse. */
-export type XzWasm = WebAssembly.Module | WebAssembly.Instance;
+/**
+ * What the caller passes: build/xz.wasm compiled (a fresh instance per call) or as bytes (compiled
+ * here, synchronously; not where compiling from bytes is forbidden, as in workerd), or an instance
+ * to reuse. createSegmenter also takes a Response or a URL (src/wasm/source.ts).
+ */
+export type XzWasm = WebAssembly.Module | BufferSource | WebAssembly.Instance;
 
 function xzExports(wasm: XzWasm): XzExports {
   let instance: WebAssembly.Instance;
+  const module = wasm instanceof WebAssembly.Instance ? undefined : compileWasmSync(wasm, 'the xz module');
   try {
-    instance = wasm instanceof WebAssembly.Instance ? wasm : new WebAssembly.Instance(wasm, {});
+    instance = module ? new WebAssembly.Instance(module, {}) : (wasm as WebAssembly.Instance);
   } catch (e) {
     fail('wasm', 'ENGINE_UNAVAILABLE', `cannot instantiate the xz module: ${(e as Error).message}`);
   }

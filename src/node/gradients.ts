@@ -12,7 +12,7 @@ import { createNodeEngine } from './engines.js';
 import { readRegularFile } from './files.js';
 import { defaultThreads } from './kernels.js';
 import { loadModelFile } from './load.js';
-import { decodePng } from './png.js';
+import { decodeImage, decodePng } from './png.js';
 import { MAX_IMAGE_FILE_BYTES } from './segment.js';
 
 /** Trainable positions per layer when --ranks is not given: the fixtures' R. */
@@ -56,6 +56,7 @@ export const gradientsCommand: Command = {
   usage: 'MODEL IMAGE TARGET [--ranks 64] [--engine reference] [--threads N] [--json]',
   options: { ranks: { type: 'string' }, engine: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' } },
   help: {
+    'IMAGE': 'the photo: PNG or JPEG',
     'TARGET': 'a PNG of class indices (0, 1, …) per pixel; for 2 classes a 0/255 mask works too',
     '--ranks R': `trainable coefficients per layer: its first R zig-zag positions, zeros included (${DEFAULT_RANKS})`,
     '--engine NAME': 'reference (float64) or spectral (reference)',
@@ -71,7 +72,7 @@ export const gradientsCommand: Command = {
     const threads = intFlag(values, 'threads', defaultThreads());
 
     const { model } = await loadModelFile(modelFile);
-    const image = decodePng(await readRegularFile(imageFile, MAX_IMAGE_FILE_BYTES));
+    const image = decodeImage(await readRegularFile(imageFile, MAX_IMAGE_FILE_BYTES));
     const mask = decodePng(await readRegularFile(targetFile, MAX_IMAGE_FILE_BYTES));
     if (mask.width !== image.width || mask.height !== image.height) {
       throw new FreqregError('engine', 'TARGET_INVALID', `the target is ${mask.width}×${mask.height}, the image ${image.width}×${image.height}`, { file: targetFile });

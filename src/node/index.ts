@@ -18,7 +18,7 @@ export { defaultThreads, loadKernels } from './kernels.js';
 export { createThreadPool } from './threads.js';
 
 export interface NodeSegmenterOptions {
-  /** A checkpoint file path (.pt or .tar.xz) or its bytes. */
+  /** A checkpoint file path (.tar.xz, .pt or .frq) or its bytes. */
   model: string | Uint8Array;
   /** Engine name (default 'auto'). */
   engine?: EngineName;

@@ -184,7 +184,7 @@ export const segmentCommand: Command = {
     overwrite: { type: 'boolean' },
   },
   help: {
-    '--model, -m MODEL': 'the model file: .tar.xz or .pt (required)',
+    '--model, -m MODEL': 'the model file: .tar.xz, .pt or .frq (required)',
     '--out, -o DIR': 'folder for the masks, created if missing (required)',
     '--engine NAME': 'auto, spectral, dense or reference (auto)',
     '--threads N': `threads to use (${defaultThreads()}, the cores available)`,

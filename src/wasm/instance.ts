@@ -4,10 +4,12 @@
  * The module imports its memory (`env.memory`) and has no other imports; its exports are the
  * kernels (see ./exports.ts, the typed mirror) and `heapBase()`. The host owns every byte above
  * `heapBase()` through an Arena; kernels never allocate. This file imports nothing from `node:`:
- * callers pass a compiled `WebAssembly.Module` (required on edge runtimes) or the module's bytes.
+ * callers pass the module in any form of ./source.ts (compiled, as edge runtimes require; bytes;
+ * a Response; a URL).
  */
 import { FreqregError } from '../errors.js';
 import type { KernelExports } from './exports.js';
+import { compileWasm, type WasmSource } from './source.js';
 
 export const PAGE_BYTES = 65536;
 
@@ -24,11 +26,8 @@ export interface InstantiateOptions {
   memory?: WebAssembly.Memory;
 }
 
-export async function instantiateKernels(
-  source: WebAssembly.Module | BufferSource,
-  options: InstantiateOptions = {},
-): Promise<KernelInstance> {
-  const module = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source);
+export async function instantiateKernels(source: WasmSource, options: InstantiateOptions = {}): Promise<KernelInstance> {
+  const module = await compileWasm(source, 'the kernel module');
   const maxPages = Math.floor((options.maxBytes ?? 2 ** 31) / PAGE_BYTES);
   const memory = options.memory ?? new WebAssembly.Memory({ initial: 16, maximum: maxPages });
   let instance: WebAssembly.Instance;
