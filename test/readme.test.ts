@@ -4,6 +4,8 @@
  * - `<!-- test: node -->`: run with Node against the packed package (`npm pack`, installed in a
  *   temporary folder with `unet_fr.tar.xz` and in0000.png as `car.png`); its `classes` must equal
  *   Node's mask pixel for pixel.
+ * - `<!-- test: node-run -->`: run as written in such an installed package (with `car-mask.png`,
+ *   gt0000.png, beside the photo); it must exit 0 and print a finite loss first.
  * - `<!-- test: in FILE -->`: every line (comments aside) appears, in order, in FILE, an example
  *   that test/examples.test.ts (esbuild, vite) or test/edge.test.ts (workerd) builds and runs.
  * A TypeScript block without a marker fails the test.
@@ -101,6 +103,34 @@ if (nodeBlocks.length) {
       t.equal(got.length, want.classes.length, `README line ${b.line}: ${want.width}×${want.height} classes`);
       const d = maskDiff(got, want.classes, want.width);
       t.equal(d.count, 0, `README line ${b.line}: mask equals Node's pixel for pixel ${d.first}`);
+    }
+  });
+}
+
+const runBlocks = blocks.filter((x) => x.marker === 'node-run');
+if (runBlocks.length) {
+  t.test('README Node programs run against the packed package', async (t) => {
+    const data = upstreamDir(t);
+    if (!data) return;
+    const root = mkdtempSync(join(tmpdir(), 'freqreg-readme-run-'));
+    t.teardown(() => rmSync(root, { recursive: true, force: true }));
+    const tarball = packPackage(root);
+    for (const b of runBlocks) {
+      const dir = installPackage(join(root, `line-${b.line}`), tarball);
+      copyFileSync(join(data, 'unet_fr.tar.xz'), join(dir, 'unet_fr.tar.xz'));
+      copyFileSync(join(data, 'testimgs/input/in0000.png'), join(dir, 'car.png'));
+      copyFileSync(join(data, 'testimgs/mask/gt0000.png'), join(dir, 'car-mask.png'));
+      const { code } = await transform(b.code, { loader: 'ts', format: 'esm', target: 'node20' });
+      writeFileSync(join(dir, 'block.mjs'), code);
+      let out = '';
+      try {
+        out = execFileSync(process.execPath, ['block.mjs'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 });
+      } catch (e) {
+        t.fail(`README line ${b.line}: the block fails: ${(e as { stderr?: Buffer }).stderr?.toString() ?? e}`);
+        continue;
+      }
+      const loss = Number(out.trim().split(/\s+/)[0]);
+      t.ok(Number.isFinite(loss) && loss > 0, `README line ${b.line}: prints a finite loss (${out.trim().slice(0, 80)})`);
     }
   });
 }
