@@ -188,7 +188,15 @@ class OutputBuffer {
     this.length = end;
   }
 
+  /**
+   * The output. Browsers refuse views of a resizable buffer in most APIs (TextDecoder.decode among
+   * them: Web IDL buffer arguments are fixed-length unless marked otherwise), so where the buffer
+   * can be made fixed-length without a copy (ES2024 transferToFixedLength) it is; Node 20 has no
+   * transfer and takes the view as it is.
+   */
   bytes(): Uint8Array {
+    const fixed = (this.buffer as { transferToFixedLength?: (bytes: number) => ArrayBuffer }).transferToFixedLength;
+    if (CAN_RESIZE && typeof fixed === 'function') return new Uint8Array(fixed.call(this.buffer, this.length));
     return new Uint8Array(this.buffer, 0, this.length);
   }
 }
