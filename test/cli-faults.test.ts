@@ -66,11 +66,21 @@ t.test('--threads: at most the cores available; --timeout: a positive number of 
   t.equal(ok.code, 0, `--threads ${availableParallelism()} --timeout 86400 are accepted: ${ok.stderr}`);
 });
 
-t.test('the time budget covers loading the model', async (t) => {
-  const r = freqreg(['segment', TINY_INPUT, '--model', TINY_MODEL, '--out', join(work(), 'out'), '--timeout', '0.001']);
+t.test('inspect --plan: at most the largest image freqreg reads', async (t) => {
+  const r = freqreg(['inspect', TINY_MODEL, '--plan', '2000000000x2000000000']);
+  t.equal(r.code, 2, 'exit 2');
+  oneLine(t, r.stderr, 'USAGE', '--plan 2000000000x2000000000');
+  t.equal(freqreg(['inspect', TINY_MODEL, '--plan', '16384x16384']).code, 0, '--plan 16384x16384 is accepted');
+});
+
+t.test('loading the model has a time budget too (--load-timeout)', async (t) => {
+  const r = freqreg(['segment', TINY_INPUT, '--model', TINY_MODEL, '--out', join(work(), 'out'), '--load-timeout', '0.001']);
   t.equal(r.code, 3, 'exit 3: the model was not loaded in time');
   oneLine(t, r.stderr, 'TIMEOUT', 'a 1 ms budget');
   t.match(r.stderr, /loading the model/);
+  const bad = freqreg(['segment', TINY_INPUT, '--model', TINY_MODEL, '--out', join(work(), 'out'), '--load-timeout', '3000000']);
+  t.equal(bad.code, 2, '--load-timeout 3000000: exit 2');
+  oneLine(t, bad.stderr, 'USAGE', '--load-timeout 3000000');
 });
 
 t.test('working memory is checked from the PNG header, before the pixels are decoded', async (t) => {

@@ -189,14 +189,14 @@ class OutputBuffer {
   }
 
   /**
-   * The output. Browsers refuse views of a resizable buffer in most APIs (TextDecoder.decode among
-   * them: Web IDL buffer arguments are fixed-length unless marked otherwise), so where the buffer
-   * can be made fixed-length without a copy (ES2024 transferToFixedLength) it is; Node 20 has no
-   * transfer and takes the view as it is.
+   * The output. Some Web APIs refuse views over a resizable buffer (Chromium's TextDecoder, which
+   * the tar, zip and pickle readers use), so where the runtime can, the buffer is handed over as a
+   * fixed-length one (`transferToFixedLength`, no second copy kept); Node 20 has no such method and
+   * its TextDecoder takes the view as it is.
    */
   bytes(): Uint8Array {
-    const fixed = (this.buffer as { transferToFixedLength?: (bytes: number) => ArrayBuffer }).transferToFixedLength;
-    if (CAN_RESIZE && typeof fixed === 'function') return new Uint8Array(fixed.call(this.buffer, this.length));
+    const buffer = this.buffer as ArrayBuffer & { resizable?: boolean; transferToFixedLength?: (bytes: number) => ArrayBuffer };
+    if (buffer.resizable && typeof buffer.transferToFixedLength === 'function') return new Uint8Array(buffer.transferToFixedLength(this.length));
     return new Uint8Array(this.buffer, 0, this.length);
   }
 }

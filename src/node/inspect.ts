@@ -6,6 +6,7 @@ import { loadModelFile } from './load.js';
 import { formatPlan, planSpectral } from '../engines/spectral-plan.js';
 import { chooseForm } from '../engines/index.js';
 import { checkInputSize } from '../input.js';
+import { DEFAULT_PNG_LIMITS } from '../image/png.js';
 
 /** "959x640" → [959, 640]. */
 function parseSize(text: string): [number, number] {
@@ -13,6 +14,8 @@ function parseSize(text: string): [number, number] {
   if (!m) throw new FreqregError('cli', 'USAGE', `--plan takes WxH, e.g. 959x640; got "${text}"`);
   const size: [number, number] = [Number(m[1]), Number(m[2])];
   checkInputSize(...size);
+  const { maxWidth, maxHeight } = DEFAULT_PNG_LIMITS; // the largest image any command reads
+  if (size[0] > maxWidth || size[1] > maxHeight) throw new FreqregError('cli', 'USAGE', `--plan ${text}: at most ${maxWidth}x${maxHeight}, the largest image freqreg reads`);
   return size;
 }
 

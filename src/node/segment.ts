@@ -96,8 +96,8 @@ class ImageWorker {
   /** Why the model could not be loaded: fatal for the whole command, not one image. */
   private loadError: FreqregError | undefined;
 
-  /** `timeoutMs` also bounds loading the model (a slow file must not hang the command). */
-  constructor(private readonly data: SegmentWorkerData, private readonly timeoutMs: number) {}
+  /** `loadTimeoutMs` bounds loading the model (a slow file must not hang the command). */
+  constructor(private readonly data: SegmentWorkerData, private readonly loadTimeoutMs: number) {}
 
   /** Starts a worker (loading the model) unless one is running. */
   async open(): Promise<void> {
@@ -118,8 +118,8 @@ class ImageWorker {
       const timer = setTimeout(() => {
         cleanup();
         void this.stop();
-        rejectReady((this.loadError = new FreqregError('cli', 'TIMEOUT', `loading the model took more than ${this.timeoutMs / 1000} s; its worker was terminated`, { file: this.data.modelPath })));
-      }, this.timeoutMs);
+        rejectReady((this.loadError = new FreqregError('cli', 'TIMEOUT', `loading the model took more than ${this.loadTimeoutMs / 1000} s (--load-timeout); its worker was terminated`, { file: this.data.modelPath })));
+      }, this.loadTimeoutMs);
       const onMessage = (m: SegmentWorkerMessage) => {
         if (m.type === 'ready') { cleanup(); resolveReady(); }
         if (m.type === 'fatal') { cleanup(); void this.stop(); rejectReady((this.loadError = revive(m.error))); }
@@ -174,13 +174,14 @@ class ImageWorker {
 
 export const segmentCommand: Command = {
   summary: 'write a mask PNG for each input image (PNG or JPEG)',
-  usage: 'INPUT... --model MODEL --out DIR [--engine auto] [--threads N] [--timeout 60] [--overwrite]',
+  usage: 'INPUT... --model MODEL --out DIR [--engine auto] [--threads N] [--timeout 60] [--load-timeout 60] [--overwrite]',
   options: {
     model: { type: 'string', short: 'm' },
     out: { type: 'string', short: 'o' },
     engine: { type: 'string' },
     threads: { type: 'string' },
     timeout: { type: 'string' },
+    'load-timeout': { type: 'string' },
     overwrite: { type: 'boolean' },
   },
   help: {
@@ -188,7 +189,8 @@ export const segmentCommand: Command = {
     '--out, -o DIR': 'folder for the masks, created if missing (required)',
     '--engine NAME': 'auto, spectral, dense or reference (auto)',
     '--threads N': `threads to use (${defaultThreads()}, the cores available)`,
-    '--timeout SECONDS': `time budget per image, and for loading the model; an image over it is stopped and reported (${DEFAULT_TIMEOUT_SECONDS}, at most ${MAX_SECONDS})`,
+    '--timeout SECONDS': `time budget per image; an image over it is stopped and reported (${DEFAULT_TIMEOUT_SECONDS}, at most ${MAX_SECONDS})`,
+    '--load-timeout SECONDS': `time budget for loading the model; over it the command stops (${DEFAULT_TIMEOUT_SECONDS}, at most ${MAX_SECONDS})`,
     '--overwrite': 'replace masks that already exist (off)',
   },
   async run(values, positionals) {
@@ -199,6 +201,7 @@ export const segmentCommand: Command = {
     const engine = parseEngineName(values.engine);
     const threads = threadsFlag(values, defaultThreads());
     const timeoutMs = secondsFlag(values, 'timeout', DEFAULT_TIMEOUT_SECONDS) * 1000;
+    const loadTimeoutMs = secondsFlag(values, 'load-timeout', DEFAULT_TIMEOUT_SECONDS) * 1000;
 
     const outDir = await prepareOutDir(values.out);
     await removeStaleTemporaries(outDir, (name) => name.endsWith('-mask.png'));
@@ -212,7 +215,7 @@ export const segmentCommand: Command = {
       throw new FreqregError('cli', 'DATA_MISSING', `no images among the inputs (${positionals.join(', ')}): give PNG or JPEG files, or folders holding them`);
     }
     const inputPaths = new Set(await Promise.all(inputs.map((f) => fs.realpath(f).catch(() => resolve(f)))));
-    const worker = new ImageWorker({ modelPath: values.model, engine, threads, maxImageFileBytes: MAX_IMAGE_FILE_BYTES }, timeoutMs);
+    const worker = new ImageWorker({ modelPath: values.model, engine, threads, maxImageFileBytes: MAX_IMAGE_FILE_BYTES }, loadTimeoutMs);
     const failed: { file: string; error: string }[] = [];
     /** Mask names written, case-folded: `a.png` and `A.PNG` must not share one on a case-insensitive disk. */
     const written = new Set<string>();
