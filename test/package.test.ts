@@ -49,7 +49,10 @@ t.test('npm pack: exports, source maps, dependencies', async (t) => {
   const imported = new Set<string>();
   for (const f of js) {
     const code = readFileSync(join(pkg, 'dist', f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-    for (const m of code.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"./][^'"]*)['"]/g)) {
+    // `import … from 'x'` / `export … from 'x'` (a statement with a from clause), `import 'x'`, `import('x')`.
+    const re = /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"./][^'"]*)['"]|^\s*import\s*['"]([^'"./][^'"]*)['"]|\bimport\(\s*['"]([^'"./][^'"]*)['"]/gm;
+    for (const match of code.matchAll(re)) {
+      const m = [match[0], match[1] ?? match[2] ?? match[3]];
       if (!m[1].startsWith('node:')) imported.add(m[1].split('/')[0]);
     }
   }
