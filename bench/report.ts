@@ -26,6 +26,12 @@ export interface CaseResult {
   /** 1-minute load average when the case ended. */
   load?: number;
 }
+/** One training row: forward + backward (engine.gradients) against the forward alone (engine.run). */
+export interface TrainResult {
+  width: number; height: number; threads: number; ranks: number;
+  forwardSeconds: number; trainSeconds: number; timeRatio: number;
+  forwardPeakRssMiB: number; trainPeakRssMiB: number; memoryRatio: number; warmSeconds: number[];
+}
 export interface BenchResult {
   date: string; quick: boolean; peers: boolean;
   machine: { cpu?: string; cores: number; memoryGiB: number; node: string; v8: string; platform: string; loadBefore: number[]; loadAfter: number[] };

@@ -16,6 +16,12 @@
  *   npm run bench -- --quick         # under a minute: kernels cropped, spectral and auto at 959×640
  *   npm run bench -- --peers         # everything and the peers (add about 6 minutes)
  *   npm run bench -- --quick --peers # the quick run and the peers at 959×640 with fewer runs
+ *   npm run bench -- --backward-only # only the backward rows: the spectral engine's forward +
+ *                                    # backward (bench/backward-case.ts) against its forward alone,
+ *                                    # 240×160 and 959×640, 1 and 2 threads, one process each
+ *   npm run bench -- --train-only    # only the training steps (5. below; about 10 minutes with PyTorch)
+ *   5. training steps per second at 240×160 and 959×640, 1 and 2 threads, beside PyTorch's step
+ *      where python3 has torch (bench/train.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,10 +31,15 @@ import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT, findDataDir } from '../src/node/data.js';
 import { loadModelFile } from '../src/node/load.js';
 import { exportOnnx } from '../src/onnx-export.js';
+import { trainBench } from './train.js';
 import { installPeers, peerInstalled } from './peers.js';
-import { renderMarkdown, type BenchResult, type CaseResult, type KernelsResult, type SpectralKernel } from './report.js';
+import { renderMarkdown, type BenchResult, type CaseResult, type KernelsResult, type SpectralKernel, type TrainResult } from './report.js';
+
+interface TrainCase { width: number; height: number; ranks?: number; medianSeconds: number; warmSeconds: number[]; peakRssMiB: number }
 
 const quick = process.argv.includes('--quick');
+const backwardOnly = process.argv.includes('--backward-only');
+const trainOnly = process.argv.includes('--train-only');
 const peers = process.argv.includes('--peers');
 const here = fileURLToPath(new URL('.', import.meta.url));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -51,6 +62,44 @@ const machine = {
   node: process.version, v8: process.versions.v8, platform: `${process.platform} ${process.arch}`, loadBefore: load(), loadAfter: [] as number[],
 };
 console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (V8 ${machine.v8}); load averages ${machine.loadBefore.join(', ')}`);
+
+if (trainOnly) {
+  const training = await trainBench(dataDir, scratchDir, quick);
+  machine.loadAfter = load();
+  const file = join(resultsDir, `bench-train-${stamp}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), quick, machine, training }, null, 2));
+  console.log(`\nload averages after: ${machine.loadAfter.join(', ')}\nwritten ${file}`);
+  process.exit(0);
+}
+
+if (backwardOnly) {
+  const backward = await backwardRows();
+  machine.loadAfter = load();
+  const file = join(resultsDir, `bench-backward-${stamp}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, backward }, null, 2));
+  console.log(`\nload averages after: ${machine.loadAfter.join(', ')}\nwritten ${file}`);
+  process.exit(0);
+}
+
+/** Forward + backward (engine built for training, R = 33) against the forward alone: time and peak RSS. */
+async function backwardRows(): Promise<TrainResult[]> {
+  console.log('\nbackward: spectral forward + backward against the forward alone, upstream model, one process each:');
+  const rows: TrainResult[] = [];
+  for (const size of ['240x160', '959x640']) for (const threads of [1, 2]) {
+    const runs = size === '240x160' ? 9 : 5;
+    const one = (mode: string) => lastJson<TrainCase>(node('backward-case.js', [`--mode=${mode}`, `--size=${size}`, `--threads=${threads}`, `--runs=${runs}`], true));
+    const forward = one('forward'), train = one('train');
+    const row: TrainResult = {
+      width: train.width, height: train.height, threads, ranks: train.ranks!, forwardSeconds: forward.medianSeconds, trainSeconds: train.medianSeconds,
+      timeRatio: train.medianSeconds / forward.medianSeconds, forwardPeakRssMiB: forward.peakRssMiB, trainPeakRssMiB: train.peakRssMiB,
+      memoryRatio: train.peakRssMiB / forward.peakRssMiB, warmSeconds: train.warmSeconds,
+    };
+    rows.push(row);
+    console.log(`  ${`${row.width}×${row.height}`.padEnd(9)} ${threads} thread(s)  forward ${(1000 * row.forwardSeconds).toFixed(1)} ms  forward + backward ${(1000 * row.trainSeconds).toFixed(1)} ms` +
+      ` (×${row.timeRatio.toFixed(2)})  peak RSS ${row.forwardPeakRssMiB.toFixed(0)} → ${row.trainPeakRssMiB.toFixed(0)} MiB (×${row.memoryRatio.toFixed(2)})  medians of ${runs}`);
+  }
+  return rows;
+}
 
 // 1. kernels and the ceiling
 console.log(`\nkernels${quick ? ' (--quick: cropped rows, same per-row work)' : ''}:`);
@@ -158,10 +207,13 @@ for (const t of [1, 2]) {
 if (ratios.length) console.log('\nseconds per image, peer / freqreg (same threads, same run; > 1: freqreg faster):');
 for (const r of ratios) console.log(`  ${r.threads} thread(s): ${r.peer.padEnd(22)} / freqreg ${r.freqreg.padEnd(8)} = ${r.ratio.toFixed(2)}×`);
 
+const backward = await backwardRows();
+const training = await trainBench(dataDir, scratchDir, quick);
+
 machine.loadAfter = load();
-const result: BenchResult = {
+const result: BenchResult & { backward: TrainResult[]; training: typeof training } = {
   date: new Date().toISOString(), quick, peers, machine, ceiling: kernels.ceiling, kernels: kernels.rows, convTotals: kernels.totals,
-  spectralKernels: spectral.spectralKernels, spectralTwinLogitsRelative: spectral.twinLogitsRelative, endToEnd, peerResults, refused, ratios, onnx,
+  spectralKernels: spectral.spectralKernels, spectralTwinLogitsRelative: spectral.twinLogitsRelative, endToEnd, peerResults, refused, ratios, onnx, backward, training,
 };
 const file = join(resultsDir, `bench-${stamp}.json`);
 writeFileSync(file, JSON.stringify(result, null, 2));

@@ -90,6 +90,18 @@ export const ERROR_CODES = {
   JPEG_DATA: 'JPEG compressed data is corrupt',
   MASK_INVALID: 'masks differ in size or hold a class out of range',
   INPUT_TOO_SMALL: 'input image too small for the network',
+  NOT_GIF: 'not a GIF file',
+  GIF_STRUCTURE: 'bad GIF block structure',
+  GIF_DATA: 'GIF image data is corrupt',
+  // training data and state
+  MASK_MISSING: 'photo without a mask',
+  MASK_SIZE: 'mask and photo differ in size',
+  MASK_CLASS: 'mask holds a class index out of range',
+  NOT_A_MASK: 'image is not a mask (colours, or levels other than 0/255 and class indices)',
+  MANIFEST: 'bad manifest line',
+  CHECKPOINT_HEADER: 'bad training checkpoint header',
+  CHECKPOINT_CHECKSUM: 'training checkpoint checksum mismatch',
+  CHECKPOINT_MISMATCH: 'training checkpoint does not fit this run',
   INPUT_SHAPE: 'input does not match the model',
   // engine and runtime
   UNKNOWN_FORMAT: 'file format not recognised',
@@ -120,7 +132,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export type ErrorLayer =
   | 'xz' | 'tar' | 'zip' | 'pickle' | 'torch' | 'tensor' | 'model' | 'packed'
-  | 'png' | 'jpeg' | 'image' | 'engine' | 'wasm' | 'cli' | 'file';
+  | 'png' | 'jpeg' | 'gif' | 'image' | 'engine' | 'wasm' | 'cli' | 'file' | 'train';
 
 export interface ErrorWhere {
   /** Byte offset in the stream the layer reads. */

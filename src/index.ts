@@ -61,3 +61,15 @@ export { dice, meanDice, maskFromGrey, maskToGrey } from './metrics.js';
 
 export { FreqregError, ERROR_CODES } from './errors.js';
 export type { ErrorCode, ErrorLayer, ErrorWhere } from './errors.js';
+
+// Training (src/train/): the same loop in Node (`freqreg train`) and in a browser Worker.
+export { Trainer, classDice } from './train/trainer.js';
+export type { TrainOptions, TrainData, TrainStart, EngineFactory, StepRecord, EvalRecord } from './train/trainer.js';
+export { randomCoefficients, coefficientsOf, coefficientTensors, modelOf, trainableLayers, toHalfPrecision } from './train/coefficients.js';
+export { parseManifest, matchMasks, pairFolders, loadSample, loadSamples, splitValidation } from './train/data.js';
+export type { DataFiles, PairSpec, PairProblem, LoadOptions } from './train/data.js';
+export { augmentPair, plainPair, DEFAULT_AUGMENT, NO_AUGMENT } from './train/augment.js';
+export type { Sample, AugmentOptions } from './train/augment.js';
+export { decodeMask } from './train/mask.js';
+export { decodeGif } from './image/gif.js';
+export { Rng } from './train/rng.js';

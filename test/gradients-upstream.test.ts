@@ -6,7 +6,7 @@
 import t from 'tap';
 import { referenceGradients } from '../src/engines/reference-backward.js';
 import { fixturesDir } from './helpers.js';
-import { compareWithFixture, loadCase } from './support/grad-fixtures.js';
+import { checkGradientProperties, compareWithFixture, loadCase } from './support/grad-fixtures.js';
 
 t.setTimeout(60 * 60 * 1000);
 
@@ -19,6 +19,7 @@ for (const file of ['c-upstream-in0003-crop.json', 'd-upstream-in0000-240x160.js
     const got = referenceGradients(model, input, ref.width, ref.height, { target }, 64);
     const seconds = (performance.now() - start) / 1000;
     const worst = compareWithFixture(t, file, got, ref);
+    checkGradientProperties(t, got);
     t.comment(`${file}: ${ref.width}x${ref.height}, worst layer ${worst.toExponential(2)}, ${seconds.toFixed(1)} s (float64 reference)`);
   });
 }

@@ -15,7 +15,7 @@ import { imageToTensor } from '../src/input.js';
 import { loadModelFile } from '../src/node/load.js';
 import { decodeImage, encodeGreyPng } from '../src/node/png.js';
 import { fixturesDir, PACKAGE_ROOT, rng } from './helpers.js';
-import { compareWithFixture, key, loadCase, TOL_GRAD_F64, type FixtureLayer, type GradCase } from './support/grad-fixtures.js';
+import { checkGradientProperties, compareWithFixture, key, loadCase, TOL_GRAD_F64, type FixtureLayer, type GradCase } from './support/grad-fixtures.js';
 import { syntheticModel } from './support/synthetic.js';
 
 /**
@@ -26,8 +26,6 @@ import { syntheticModel } from './support/synthetic.js';
  * agrees to 2e-6. A ReLU or max-pool switch inside ±h would show as a far larger error.
  */
 const TOL_FD = 1e-5;
-/** Σ θ·g over a norm-followed layer, relative to |θ|·|g|: 0 up to the norm's eps (grad README measured ≤ 2.2e-6). */
-const TOL_SCALE_INVARIANCE = 1e-5;
 
 // The upstream model's cases (c, d) take minutes: test/gradients-upstream.test.ts.
 for (const file of ['a-tiny-sparse.json', 'b-tiny-3class.json']) {
@@ -56,22 +54,7 @@ t.test('R = 64 on tiny-sparse (stored with 33): the zeros at ranks 33…63 get t
     for (let r = 33; r < 64; r++) worst = Math.max(worst, Math.abs(layer.grads[r] - ref.layers[l].grads[r]));
     t.ok(zeros && worst <= TOL_GRAD_F64 * scale && layer.grads.subarray(33).some((g) => g !== 0), `${layer.name}: ranks 33…63 stored zeros, gradients within ${(worst / scale).toExponential(1)}`);
   }
-  // Properties of the exact gradient (grad README): scale invariance of norm-followed layers, and
-  // an outc coefficient at output frequency 0 moves every logit alike, which the softmax ignores.
-  for (const layer of got.layers) {
-    const normFollowed = !layer.name.endsWith('.up.weight') && !layer.name.startsWith('outc');
-    if (normFollowed) {
-      let dot = 0, nv = 0, ng = 0;
-      for (let r = 0; r < layer.ranks; r++) { dot += layer.values[r] * layer.grads[r]; nv += layer.values[r] ** 2; ng += layer.grads[r] ** 2; }
-      const cos = Math.abs(dot) / Math.sqrt(nv * ng);
-      t.ok(cos <= TOL_SCALE_INVARIANCE, `${layer.name}: |cos(θ, g)| = ${cos.toExponential(1)}`);
-    }
-  }
-  const outc = got.layers[got.layers.length - 1];
-  const outcMax = Math.max(...Array.from(outc.grads, Math.abs));
-  for (let r = 0; r < outc.ranks; r++) {
-    if (outc.positions[r * 4] === 0) t.ok(Math.abs(outc.grads[r]) <= 1e-12 * outcMax, `outc [${outc.positions.subarray(r * 4, r * 4 + 4)}]: ${outc.grads[r].toExponential(1)} (0 in exact arithmetic)`);
-  }
+  checkGradientProperties(t, got);
 });
 
 /** Loss of the float64 forward pass, for finite differences. */

@@ -56,14 +56,5 @@ export function readF32(path: string): Float32Array {
   return out;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32) for tests and benchmarks. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers (mulberry32) for tests and benchmarks: the product's generator. */
+export { mulberry32 as rng } from '../src/train/rng.js';

@@ -41,10 +41,10 @@ export async function createEngine(name: EngineName, model: FrModel, context?: E
       const trainable = trainableModel(model, options.train.ranks);
       const engine = name === 'reference'
         ? (checkDenseWeights(trainable.model, limits), createReferenceTrainer(trainable))
-        : await createUnguarded(name, trainable.model, limits, context);
+        : await createUnguarded(name, trainable.model, limits, context, trainable.ranks);
       if (!engine.gradients) {
         await engine.dispose();
-        throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', `the ${name} engine has no backward pass in this version; use the reference engine`);
+        throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', `the ${name} engine has no backward pass; use spectral or reference`);
       }
       return guardEngine(engine, trainable.model, limits);
     }
@@ -55,7 +55,7 @@ export async function createEngine(name: EngineName, model: FrModel, context?: E
   }
 }
 
-async function createUnguarded(name: EngineName, model: FrModel, limits: EngineLimits, context?: EngineContext): Promise<Engine> {
+async function createUnguarded(name: EngineName, model: FrModel, limits: EngineLimits, context?: EngineContext, trainRanks?: readonly number[]): Promise<Engine> {
   if (name === 'reference') {
     checkDenseWeights(model, limits);
     return createReferenceEngine(model);
@@ -68,11 +68,11 @@ async function createUnguarded(name: EngineName, model: FrModel, limits: EngineL
     case 'dense':
       return createDenseEngine(context.kernels, model, context.parallel);
     case 'spectral':
-      return createSpectralEngine(context.kernels, model, { parallel: context.parallel, name });
+      return createSpectralEngine(context.kernels, model, { parallel: context.parallel, name, ...(trainRanks && { train: { ranks: trainRanks } }) });
     case 'auto':
       return form === 'dense'
         ? withName(createDenseEngine(context.kernels, model, context.parallel), 'auto', 'dense')
-        : withName(await createSpectralEngine(context.kernels, model, { parallel: context.parallel, name }), 'auto', 'spectral');
+        : withName(await createSpectralEngine(context.kernels, model, { parallel: context.parallel, name, ...(trainRanks && { train: { ranks: trainRanks } }) }), 'auto', 'spectral');
   }
 }
 

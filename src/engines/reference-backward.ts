@@ -252,12 +252,13 @@ function unetForward(model: FrModel, input: Tensor64): { logits: Tensor64; backw
     downTapes.push(stage.tape);
   }
   let x = skips[UNET_DEPTH];
-  const upInputs: Tensor64[] = [], upShapes: Tensor64[] = [], upTapes: DoubleConvTape[] = [];
+  const upInputs: Tensor64[] = [], upTapes: DoubleConvTape[] = [];
+  const upSizes: { c: number; h: number; w: number }[] = []; // the transposed convs' outputs, before padding
   for (let k = 0; k < UNET_DEPTH; k++) {
     const { up, conv } = model.up[k];
     upInputs.push(x);
     const upsampled = convTranspose2x2(x, denseWeights(up), up.shape[1], up.bias);
-    upShapes.push(upsampled);
+    upSizes.push({ c: upsampled.c, h: upsampled.h, w: upsampled.w });
     stage = doubleConvForward(padConcat(skips[UNET_DEPTH - 1 - k], upsampled), conv);
     upTapes.push(stage.tape);
     x = stage.out;
@@ -276,7 +277,7 @@ function unetForward(model: FrModel, input: Tensor64): { logits: Tensor64; backw
       const { up, conv } = model.up[k];
       const dCat = doubleConvBackward(dx, conv, upTapes[k], grads)!;
       const skip = UNET_DEPTH - 1 - k;
-      const { dSkip, dUp } = padConcatBackward(dCat, skips[skip].c, upShapes[k]);
+      const { dSkip, dUp } = padConcatBackward(dCat, skips[skip].c, upSizes[k]);
       dSkips[skip] = dSkip;
       const t = convTranspose2x2Backward(upInputs[k], denseWeights(up), dUp);
       grads.set(up, t.grad);

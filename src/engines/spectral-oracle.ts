@@ -9,10 +9,14 @@ import type { KernelExports } from '../wasm/exports.js';
 
 /** The spectral kernels, as the kernel module exports them (contracts in src/wasm/exports.ts). */
 export type SpectralKernels = Pick<KernelExports,
-  'spectral_fuse_f32' | 'spectral_conv2d_f32_3x3p1' | 'spectral_scatter_f32_2x2s2' | 'spectral_sum_f64' | 'spectral_center_cov_f64'>;
+  'spectral_fuse_f32' | 'spectral_conv2d_f32_3x3p1' | 'spectral_scatter_f32_2x2s2' | 'spectral_sum_f64' | 'spectral_center_cov_f64'
+  | 'spectral_backfuse_f32' | 'spectral_norm_grad_f32' | 'spectral_conv2d_grad_f64_3x3p1' | 'spectral_gather_f32_2x2s2'
+  | 'spectral_scatter_grad_f64_2x2s2'>;
 
 export const SPECTRAL_KERNEL_NAMES: readonly (keyof SpectralKernels)[] = [
   'spectral_fuse_f32', 'spectral_conv2d_f32_3x3p1', 'spectral_scatter_f32_2x2s2', 'spectral_sum_f64', 'spectral_center_cov_f64',
+  'spectral_backfuse_f32', 'spectral_norm_grad_f32', 'spectral_conv2d_grad_f64_3x3p1', 'spectral_gather_f32_2x2s2',
+  'spectral_scatter_grad_f64_2x2s2',
 ];
 
 /** Consumer tables have their rows padded to a multiple of 4 entries (twin: assembly/spectral.ts). */
@@ -138,6 +142,128 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
             for (let x = 0; x < width; x++) s += f32[q0 + a * qMapStride + y * qRowStride + x] * f32[q0 + b * qMapStride + y * qRowStride + x];
           f64[c0 + a * na + b] += s;
         }
+    },
+
+    spectral_backfuse_f32(uPtr, uMapStride, uRowStride, sumsPtr, scratchPtr, wgradPtr, outPtr, outMapStride, outRowStride, nOut, gPtr,
+      poolPtr, poolMapStride, poolRowStride, nPool, gpPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y0, y1) {
+      views();
+      void scratchPtr; // the SIMD kernel's per-lane sums; this oracle sums in float64 directly
+      const u0 = uPtr >> 2, s0 = sumsPtr >> 3, o0 = outPtr >> 2, p0 = poolPtr >> 2, q0 = qPtr >> 2, g0 = gPtr >> 2, gp0 = gpPtr >> 2, f0 = fPtr >> 2;
+      const gs = padded4(nOut), gps = padded4(nPool);
+      const halfW = width >> 1;
+      const z = (o: number, y: number, x: number) => {
+        let v = 0;
+        for (let a = 0; a < na; a++) v = fround(v + fround(f32[f0 + o * na + a] * f32[q0 + a * qMapStride + y * qRowStride + x]));
+        return v;
+      };
+      const U = new Float32Array(Math.max(na, 1));
+      let y = y0;
+      while (y < y1) {
+        const rows = nPool > 0 && y + 1 < y1 ? 2 : 1;
+        for (let r = 0; r < rows; r++)
+          for (let x = 0; x < width; x++) {
+            const Y = y + r;
+            const pooled = rows === 2 && (x >> 1) < halfW;
+            U.fill(0);
+            for (let o = 0; o < channels; o++) {
+              const zo = z(o, Y, x);
+              let dh = 0;
+              for (let g = 0; g < nOut; g++) dh = fround(dh + fround(f32[g0 + o * gs + g] * f32[o0 + g * outMapStride + Y * outRowStride + x]));
+              if (pooled) {
+                // the first maximum of the 2×2 window in row-major order takes the pooled gradient
+                const xb = x & ~1;
+                let best = 0, bz = -Infinity;
+                for (let k = 0; k < 4; k++) {
+                  const v = z(o, y + (k >> 1), xb + (k & 1));
+                  if (v > bz) { bz = v; best = k; }
+                }
+                if (best === (r << 1) + (x & 1)) {
+                  for (let g = 0; g < nPool; g++) dh = fround(dh + fround(f32[gp0 + o * gps + g] * f32[p0 + g * poolMapStride + (y >> 1) * poolRowStride + (x >> 1)]));
+                }
+              }
+              const go = zo > 0 ? dh : 0;
+              if (wgradPtr) {
+                const h = zo > 0 ? zo : 0;
+                for (let g = 0; g < nOut; g++) f64[(wgradPtr >> 3) + o * nOut + g] += fround(f32[o0 + g * outMapStride + Y * outRowStride + x] * h);
+              }
+              for (let a = 0; a < na; a++) U[a] = fround(U[a] + fround(f32[f0 + o * na + a] * go));
+              f64[s0 + o] += go;
+              f64[s0 + channels + o] += fround(go * zo);
+            }
+            for (let a = 0; a < na; a++) f32[u0 + a * uMapStride + Y * uRowStride + x] = U[a];
+          }
+        y += rows;
+      }
+    },
+
+    spectral_norm_grad_f32(dqPtr, qPtr, mapStride, rowStride, cPtr, mPtr, na, width, y0, y1) {
+      views();
+      const d0 = dqPtr >> 2, q0 = qPtr >> 2, c0 = cPtr >> 2, m0 = mPtr >> 2;
+      const v = new Float32Array(Math.max(na, 1));
+      for (let y = y0; y < y1; y++)
+        for (let x = 0; x < width; x++) {
+          for (let a = 0; a < na; a++) {
+            let s = fround(f32[d0 + a * mapStride + y * rowStride + x] - f32[c0 + a]);
+            for (let b = 0; b < na; b++) s = fround(s - fround(f32[m0 + a * na + b] * f32[q0 + b * mapStride + y * rowStride + x]));
+            v[a] = s;
+          }
+          for (let a = 0; a < na; a++) f32[d0 + a * mapStride + y * rowStride + x] = v[a];
+        }
+    },
+
+    spectral_conv2d_grad_f64_3x3p1(accPtr, dqPtr, dqMapStride, pPtr, pMapStride, rowStride, pairsPtr, nPairs, width, y0, y1) {
+      views();
+      const a0 = accPtr >> 3, d0 = dqPtr >> 2, p0 = pPtr >> 2, pr = pairsPtr >> 2;
+      for (let p = 0; p < nPairs; p++) {
+        const a = i32[pr + 2 * p], b = i32[pr + 2 * p + 1];
+        for (let ky = 0; ky < 3; ky++)
+          for (let kx = 0; kx < 3; kx++) {
+            let s = 0;
+            for (let y = y0; y < y1; y++)
+              for (let x = 0; x < width; x++) {
+                s += fround(f32[d0 + a * dqMapStride + y * rowStride + x] * f32[p0 + b * pMapStride + (y + ky - 1) * rowStride + x + kx - 1]);
+              }
+            f64[a0 + p * 9 + ky * 3 + kx] += s;
+          }
+      }
+    },
+
+    spectral_gather_f32_2x2s2(pPtr, pMapStride, pRowStride, sPtr, sMapStride, sRowStride, pairsPtr, tapsPtr, nPairs, na, width,
+      top, left, y0, y1) {
+      views();
+      const p0 = pPtr >> 2, s0 = sPtr >> 2, pr = pairsPtr >> 2, t0 = tapsPtr >> 2;
+      for (let a = 0; a < na; a++)
+        for (let y = y0; y < y1; y++) for (let x = 0; x < width; x++) f32[p0 + a * pMapStride + y * pRowStride + x] = 0;
+      for (let p = 0; p < nPairs; p++) {
+        const a = i32[pr + 2 * p], b = i32[pr + 2 * p + 1];
+        for (let y = y0; y < y1; y++)
+          for (let x = 0; x < width; x++) {
+            let s = f32[p0 + a * pMapStride + y * pRowStride + x];
+            for (let ky = 0; ky < 2; ky++)
+              for (let kx = 0; kx < 2; kx++) {
+                s = fround(s + fround(f32[t0 + p * 4 + ky * 2 + kx] * f32[s0 + b * sMapStride + (top + 2 * y + ky) * sRowStride + left + 2 * x + kx]));
+              }
+            f32[p0 + a * pMapStride + y * pRowStride + x] = s;
+          }
+      }
+    },
+
+    spectral_scatter_grad_f64_2x2s2(accPtr, sPtr, sMapStride, sRowStride, pPtr, pMapStride, pRowStride, pairsPtr, nPairs, width,
+      top, left, y0, y1) {
+      views();
+      const a0 = accPtr >> 3, s0 = sPtr >> 2, p0 = pPtr >> 2, pr = pairsPtr >> 2;
+      for (let p = 0; p < nPairs; p++) {
+        const a = i32[pr + 2 * p], b = i32[pr + 2 * p + 1];
+        for (let ky = 0; ky < 2; ky++)
+          for (let kx = 0; kx < 2; kx++) {
+            let s = 0;
+            for (let y = y0; y < y1; y++)
+              for (let x = 0; x < width; x++) {
+                s += fround(f32[s0 + b * sMapStride + (top + 2 * y + ky) * sRowStride + left + 2 * x + kx] * f32[p0 + a * pMapStride + y * pRowStride + x]);
+              }
+            f64[a0 + p * 4 + ky * 2 + kx] += s;
+          }
+      }
     },
   };
 }

@@ -29,12 +29,25 @@ export interface LayerFactors {
   taps: Float64Array;
 }
 
+export interface FactorOptions {
+  /**
+   * Every listed position counts, zeros included (a model built for training: each trainable
+   * coefficient needs its frequencies and its (a, b) pair even while it is 0, and the tables keep
+   * their shape when the values change).
+   */
+  keepZeros?: boolean;
+  /** Coefficient values to use instead of `layer.values` (same positions). */
+  values?: ArrayLike<number>;
+}
+
 /** Factors of a conv (weight (Cout, Cin, k, k)) or transposed conv (weight (Cin, Cout, k, k)). */
-export function layerFactors(layer: FrLayer): LayerFactors {
+export function layerFactors(layer: FrLayer, options: FactorOptions = {}): LayerFactors {
   const [n0, n1, kh, kw] = layer.shape;
   if (kh !== kw) throw new Error(`${layer.name}: square kernels only, got ${kh}×${kw}`);
   const transposed = layer.kind === 'convTranspose';
-  const axes = distinctPerAxis(layer);
+  const keepZeros = options.keepZeros ?? false;
+  const values = options.values ?? layer.values;
+  const axes = keepZeros ? listedPerAxis(layer) : distinctPerAxis(layer);
   const outAxis = transposed ? 1 : 0, inAxis = transposed ? 0 : 1;
   const outFreqs = axes[outAxis], inFreqs = axes[inAxis];
   const outIdx = new Map(outFreqs.map((f, g) => [f, g]));
@@ -43,8 +56,8 @@ export function layerFactors(layer: FrLayer): LayerFactors {
   const byPair = new Map<number, Float64Array>(); // key a·nIn + b
   const nnz = layer.values.length;
   for (let n = 0; n < nnz; n++) {
-    const v = layer.values[n];
-    if (v === 0) continue;
+    const v = values[n];
+    if (v === 0 && !keepZeros) continue;
     const idx = layer.indices.subarray(n * 4, n * 4 + 4);
     const a = outIdx.get(idx[outAxis])!, b = inIdx.get(idx[inAxis])!;
     const key = a * inFreqs.length + b;
@@ -68,6 +81,13 @@ export function layerFactors(layer: FrLayer): LayerFactors {
   };
 }
 
+/** Distinct indices along each axis over every listed position, zeros included. */
+function listedPerAxis(layer: FrLayer): number[][] {
+  const sets = [new Set<number>(), new Set<number>(), new Set<number>(), new Set<number>()];
+  for (let k = 0; k < layer.indices.length; k++) sets[k & 3].add(layer.indices[k]);
+  return sets.map((s) => [...s].sort((a, b) => a - b));
+}
+
 /** (count, freqs.length): B[o, g] = φ_{freqs[g]}^N(offset + o), float64. */
 export function basisMatrix(N: number, freqs: readonly number[], offset = 0, count = N): Float64Array {
   const B = new Float64Array(count * freqs.length);
@@ -75,12 +95,12 @@ export function basisMatrix(N: number, freqs: readonly number[], offset = 0, cou
   return B;
 }
 
-/** Dense weight of a 1×1 conv as (Cout, Cin): W[o,i] = Σ C[a,b,0,0] φ_a(o) φ_b(i). */
-export function dense1x1(layer: FrLayer): Float64Array {
+/** Dense weight of a 1×1 conv as (Cout, Cin): W[o,i] = Σ C[a,b,0,0] φ_a(o) φ_b(i) (`values` instead of the layer's, same positions). */
+export function dense1x1(layer: FrLayer, values: ArrayLike<number> = layer.values): Float64Array {
   const [cout, cin] = layer.shape;
   const W = new Float64Array(cout * cin);
   for (let n = 0; n < layer.values.length; n++) {
-    const v = layer.values[n];
+    const v = values[n];
     if (v === 0) continue;
     const a = layer.indices[n * 4], b = layer.indices[n * 4 + 1];
     for (let o = 0; o < cout; o++) {

@@ -5,9 +5,10 @@
  *
  * Upstream sorts positions by the key Σ_k (i_k + i_k / Π_{j≤k}(D_j + 1)) computed in float32. In
  * exact arithmetic that is the order of (i0+i1+i2+i3, i0, i1, i2, i3), which forEachZigzag
- * (src/formats/packed.ts) walks; float32 rounding swaps a few neighbouring ranks in the largest
- * layers (512×1024×3×3 at ranks 34/35; 1024×1024×3×3 at 39/40, 53/54, 56/57). zigzagPositions
- * follows the float32 order, so a trainer ranks coefficients as upstream does.
+ * (src/formats/packed.ts) walks. In float32 the key's smallest terms vanish in the large layers,
+ * neighbouring positions get equal keys, and PyTorch's unstable sort puts some of those pairs
+ * in reverse (512×1024×3×3 at ranks 34/35; 1024×1024×3×3 at 39/40, 53/54, 56/57 among the first
+ * 64). zigzagPositions follows upstream's order, so a trainer ranks coefficients as upstream does.
  */
 import { fail } from '../errors.js';
 import { forEachZigzag } from '../formats/packed.js';

@@ -188,7 +188,15 @@ class OutputBuffer {
     this.length = end;
   }
 
+  /**
+   * The output. Some Web APIs refuse views over a resizable buffer (Chromium's TextDecoder, which
+   * the tar, zip and pickle readers use), so where the runtime can, the buffer is handed over as a
+   * fixed-length one (`transferToFixedLength`, no second copy kept); Node 20 has no such method and
+   * its TextDecoder takes the view as it is.
+   */
   bytes(): Uint8Array {
+    const buffer = this.buffer as ArrayBuffer & { resizable?: boolean; transferToFixedLength?: (bytes: number) => ArrayBuffer };
+    if (buffer.resizable && typeof buffer.transferToFixedLength === 'function') return new Uint8Array(buffer.transferToFixedLength(this.length));
     return new Uint8Array(this.buffer, 0, this.length);
   }
 }

@@ -12,7 +12,7 @@
  */
 import { unzlibSync, zlibSync } from 'fflate';
 import { fail, FreqregError } from '../errors.js';
-import { decodePngWith, encodePngWith, type DecodedPng, type EncodableImage, type PngLimits } from './png.js';
+import { decodePngWith, encodePngWith, type DecodeOptions, type DecodedPng, type EncodableImage, type PngLimits } from './png.js';
 import { decodeImageWith, type DecodedImage } from './decode.js';
 
 /** fflate's error codes (FlateErrorCode) that mean "the stream ends early". */
@@ -60,9 +60,9 @@ function inflateBounded(data: Uint8Array, maxOutputLength: number): Uint8Array {
  * Decodes any valid PNG to samples as stored (see `decodePngWith`): Uint8Array or Uint16Array,
  * channels 1–4. Throws only FreqregError.
  */
-export function decodePng(bytes: Uint8Array, limits?: Partial<PngLimits>): DecodedPng {
+export function decodePng(bytes: Uint8Array, limits?: Partial<PngLimits>, options?: DecodeOptions): DecodedPng {
   try {
-    return decodePngWith(bytes, inflateBounded, limits);
+    return decodePngWith(bytes, inflateBounded, limits, options);
   } catch (e) {
     if (e instanceof FreqregError) throw e;
     throw new FreqregError('png', 'PNG_DATA', `decoder failed: ${(e as Error)?.message ?? String(e)}`);

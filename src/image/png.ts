@@ -341,12 +341,17 @@ export function inspectPng(bytes: Uint8Array, limits?: Partial<PngLimits>): PngI
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
+export interface DecodeOptions {
+  /** A palette image (colour type 3) comes back as its indices, 1 channel, not as colours (a mask's classes). */
+  paletteIndices?: boolean;
+}
+
 /**
  * Decodes a PNG with the given zlib inflate. Samples come back as stored: 8- or 16-bit, 1/2/4-bit
  * grey scaled to 8-bit (×255, ×85, ×17), palette expanded to RGB (RGBA with tRNS), and a tRNS key
  * on grey or RGB turned into an alpha channel (0 where the pixel equals the key, else opaque).
  */
-export function decodePngWith(bytes: Uint8Array, inflate: Inflate, limits?: Partial<PngLimits>): DecodedPng {
+export function decodePngWith(bytes: Uint8Array, inflate: Inflate, limits?: Partial<PngLimits>, options: DecodeOptions = {}): DecodedPng {
   const layout = readPngLayout(bytes, limits);
   const compressed = new Uint8Array(layout.idatBytes);
   let at = 0;
@@ -357,7 +362,7 @@ export function decodePngWith(bytes: Uint8Array, inflate: Inflate, limits?: Part
   const raw = inflate(compressed, layout.rawBytes + 1);
   if (raw.length > layout.rawBytes) fail('png', 'IMAGE_DATA', `image data inflates past the ${layout.rawBytes} bytes IHDR implies`);
   if (raw.length < layout.rawBytes) fail('png', 'IMAGE_TRUNCATED', `image data inflates to ${raw.length} bytes, IHDR implies ${layout.rawBytes}`);
-  return unpackRaw(raw, layout);
+  return unpackRaw(raw, layout, options.paletteIndices === true);
 }
 
 /** Reverses the per-row filters in place (PNG spec §9). `bpp` is bytes per complete pixel, at least 1. */
@@ -399,8 +404,10 @@ function unfilterInPlace(raw: Uint8Array, start: number, rows: number, stride: n
   }
 }
 
-function unpackRaw(raw: Uint8Array, layout: PngLayout): DecodedPng {
-  const { width, height, bitDepth, colorType, interlaced, channels } = layout.info;
+function unpackRaw(raw: Uint8Array, layout: PngLayout, paletteIndices: boolean): DecodedPng {
+  const { width, height, bitDepth, colorType, interlaced } = layout.info;
+  const indices = paletteIndices && colorType === 3;
+  const channels = indices ? 1 : layout.info.channels;
   const depth = bitDepth;
   const stored = STORED_SAMPLES[colorType];
   const bitsPerPixel = stored * depth;
@@ -443,6 +450,10 @@ function unpackRaw(raw: Uint8Array, layout: PngLayout): DecodedPng {
         if (colorType === 3) {
           const index = sample(r, x);
           if (index >= paletteEntries) fail('png', 'PNG_PALETTE', `pixel (${x0 + x * dx}, ${oy}) uses palette index ${index} of ${paletteEntries}`);
+          if (indices) {
+            out[o] = index;
+            continue;
+          }
           out[o++] = palette![3 * index];
           out[o++] = palette![3 * index + 1];
           out[o++] = palette![3 * index + 2];

@@ -11,6 +11,7 @@ import { demoCommand } from './demo.js';
 import { segmentCommand } from './segment.js';
 import { packCommand } from './pack.js';
 import { exportCommand } from './export.js';
+import { trainCommand } from './train.js';
 import { gradientsCommand } from './gradients.js';
 import { EXIT, type Command } from './command.js';
 import { PACKAGE_ROOT } from './data.js';
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, Command> = {
   inspect: inspectCommand,
   pack: packCommand,
   export: exportCommand,
+  train: trainCommand,
   gradients: gradientsCommand,
 };
 

@@ -7,7 +7,7 @@ import { FreqregError } from '../errors.js';
 import type { GradientResult, LayerGradient } from '../engines/gradients.js';
 import { computeGradients, targetFromMask } from '../gradients.js';
 import { imageToTensor } from '../input.js';
-import { intFlag, type Command } from './command.js';
+import { intFlag, threadsFlag, type Command } from './command.js';
 import { createNodeEngine } from './engines.js';
 import { readRegularFile } from './files.js';
 import { defaultThreads } from './kernels.js';
@@ -69,7 +69,7 @@ export const gradientsCommand: Command = {
     const ranks = intFlag(values, 'ranks', DEFAULT_RANKS);
     const engineName = (values.engine ?? 'reference') as GradientEngine;
     if (!GRADIENT_ENGINES.includes(engineName)) throw new FreqregError('cli', 'USAGE', `--engine must be reference or spectral, got "${String(values.engine)}"`);
-    const threads = intFlag(values, 'threads', defaultThreads());
+    const threads = threadsFlag(values, defaultThreads());
 
     const { model } = await loadModelFile(modelFile);
     const image = decodeImage(await readRegularFile(imageFile, MAX_IMAGE_FILE_BYTES));

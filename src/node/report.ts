@@ -101,6 +101,10 @@ export interface ReportRun {
   model?: string;
   /** Page title ("freqreg demo"). */
   title?: string;
+  /** More rows for the summary table, in order. */
+  rows?: Record<string, string>;
+  /** Charts (SVG markup that freqreg drew) shown between the table and the panels. */
+  charts?: string;
 }
 
 export interface ReportOptions {
@@ -149,6 +153,7 @@ export function reportHtml(entries: readonly ReportEntry[], files: readonly stri
   ];
   if (run.model !== undefined) summary.push(['model', run.model]);
   for (const [label, ms] of Object.entries(run.timings ?? {})) summary.push([label, formatMs(ms)]);
+  for (const [label, text] of Object.entries(run.rows ?? {})) summary.push([label, text]);
   const rows = summary.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('\n');
   const figures = entries.map((e, i) => {
     const caption = [
@@ -177,6 +182,7 @@ figure { margin: 0 0 2rem; }
 img { max-width: 100%; height: auto; display: block; border: 1px solid #ddd; }
 figcaption { margin-top: .4rem; color: #444; }
 .name { font-family: ui-monospace, monospace; color: #000; }
+.charts svg { max-width: 100%; height: auto; display: block; margin: 0 0 1.5rem; font-family: system-ui, sans-serif; }
 </style>
 </head>
 <body>
@@ -185,7 +191,7 @@ figcaption { margin-top: .4rem; color: #444; }
 <table>
 ${rows}
 </table>
-${figures}
+${run.charts ? `<div class="charts">\n${run.charts}\n</div>\n` : ''}${figures}
 </body>
 </html>
 `;

@@ -138,6 +138,67 @@ export interface KernelExports {
   /** q_a -= mean[a] in place (float32 means), then cov[a·na + b] += Σ q_a·q_b for b ≥ a (float64). */
   spectral_center_cov_f64(covPtr: number, qPtr: number, qMapStride: number, qRowStride: number, meanPtr: number, na: number, width: number, y0: number, y1: number): void;
   spectral_center_cov_f64_ref(covPtr: number, qPtr: number, qMapStride: number, qRowStride: number, meanPtr: number, na: number, width: number, y0: number, y1: number): void;
+
+  // ---- spectral backward (assembly/spectral_backward.ts): the gradient kernels of src/engines/spectral-backward.ts ----
+  /**
+   * The fused backward pass of a normed, ReLU'd conv, per pixel of rows [y0, y1): z_o = Σ_a F[o,a]·q_a
+   * (q centred), ∂L/∂h_o = Σ_g G[o,g]·out_g (+ Σ_g Gp[o,g]·pool_g at the first maximum of z_o in the
+   * pixel's 2×2 window, when pooling), g_o = ∂L/∂h_o where z_o > 0 (else 0); writes
+   * u_a = Σ_o F[o,a]·g_o and adds sums[o] += Σ g_o, sums[channels + o] += Σ g_o·z_o (float64); with
+   * wgradPtr ≠ 0 also wgrad[o·nOut + g] += Σ out_g·ReLU(z_o) (float64: a dense consumer's weight
+   * gradient). Scratch: 4·(2 + nOut)·channels floats per thread, unused by the twin. With
+   * nPool > 0 rows go in pairs (y0 even) as in spectral_fuse_f32. Tables as spectral_fuse_f32's.
+   */
+  spectral_backfuse_f32(
+    uPtr: number, uMapStride: number, uRowStride: number, sumsPtr: number, scratchPtr: number, wgradPtr: number,
+    outPtr: number, outMapStride: number, outRowStride: number, nOut: number, gPtr: number,
+    poolPtr: number, poolMapStride: number, poolRowStride: number, nPool: number, gpPtr: number,
+    qPtr: number, qMapStride: number, qRowStride: number, na: number, fPtr: number,
+    channels: number, width: number, y0: number, y1: number,
+  ): void;
+  spectral_backfuse_f32_ref(
+    uPtr: number, uMapStride: number, uRowStride: number, sumsPtr: number, scratchPtr: number, wgradPtr: number,
+    outPtr: number, outMapStride: number, outRowStride: number, nOut: number, gPtr: number,
+    poolPtr: number, poolMapStride: number, poolRowStride: number, nPool: number, gpPtr: number,
+    qPtr: number, qMapStride: number, qRowStride: number, na: number, fPtr: number,
+    channels: number, width: number, y0: number, y1: number,
+  ): void;
+  /** The norm's Jacobian on the maps: dq_a ← dq_a − c[a] − Σ_b M[a,b]·q_b in place; c (na), M (na, na) float32. */
+  spectral_norm_grad_f32(dqPtr: number, qPtr: number, mapStride: number, rowStride: number, cPtr: number, mPtr: number, na: number, width: number, y0: number, y1: number): void;
+  spectral_norm_grad_f32_ref(dqPtr: number, qPtr: number, mapStride: number, rowStride: number, cPtr: number, mPtr: number, na: number, width: number, y0: number, y1: number): void;
+  /**
+   * Tap gradients of the spatial convs: acc[p, ky, kx] += Σ dq_a(y, x)·p_b(y + ky − 1, x + kx − 1) over
+   * rows [y0, y1) for pairs p = (a, b) (float32 products, float64 sums); p maps with a zero border.
+   */
+  spectral_conv2d_grad_f64_3x3p1(
+    accPtr: number, dqPtr: number, dqMapStride: number, pPtr: number, pMapStride: number, rowStride: number,
+    pairsPtr: number, nPairs: number, width: number, y0: number, y1: number,
+  ): void;
+  spectral_conv2d_grad_f64_3x3p1_ref(
+    accPtr: number, dqPtr: number, dqMapStride: number, pPtr: number, pMapStride: number, rowStride: number,
+    pairsPtr: number, nPairs: number, width: number, y0: number, y1: number,
+  ): void;
+  /**
+   * The scatter's adjoint: p_a(y, x) = Σ_{pairs (a,b)} Σ_{ky,kx} K_p[ky,kx]·s_b(top + 2y + ky, left + 2x + kx)
+   * for rows [y0, y1) of the half-size maps; every p_a, a < na, is written.
+   */
+  spectral_gather_f32_2x2s2(
+    pPtr: number, pMapStride: number, pRowStride: number, sPtr: number, sMapStride: number, sRowStride: number,
+    pairsPtr: number, tapsPtr: number, nPairs: number, na: number, width: number, top: number, left: number, y0: number, y1: number,
+  ): void;
+  spectral_gather_f32_2x2s2_ref(
+    pPtr: number, pMapStride: number, pRowStride: number, sPtr: number, sMapStride: number, sRowStride: number,
+    pairsPtr: number, tapsPtr: number, nPairs: number, na: number, width: number, top: number, left: number, y0: number, y1: number,
+  ): void;
+  /** Scatter tap gradients: acc[p, ky, kx] += Σ s_b(top + 2y + ky, left + 2x + kx)·p_a(y, x) over half-size rows [y0, y1). */
+  spectral_scatter_grad_f64_2x2s2(
+    accPtr: number, sPtr: number, sMapStride: number, sRowStride: number, pPtr: number, pMapStride: number, pRowStride: number,
+    pairsPtr: number, nPairs: number, width: number, top: number, left: number, y0: number, y1: number,
+  ): void;
+  spectral_scatter_grad_f64_2x2s2_ref(
+    accPtr: number, sPtr: number, sMapStride: number, sRowStride: number, pPtr: number, pMapStride: number, pRowStride: number,
+    pairsPtr: number, nPairs: number, width: number, top: number, left: number, y0: number, y1: number,
+  ): void;
 }
 
 /** Names of every function the module must export (kept in step with KernelExports). */
@@ -183,4 +244,15 @@ export const KERNEL_EXPORT_NAMES: readonly (keyof KernelExports)[] = [
   'spectral_sum_f64_ref',
   'spectral_center_cov_f64',
   'spectral_center_cov_f64_ref',
+  // spectral backward
+  'spectral_backfuse_f32',
+  'spectral_backfuse_f32_ref',
+  'spectral_norm_grad_f32',
+  'spectral_norm_grad_f32_ref',
+  'spectral_conv2d_grad_f64_3x3p1',
+  'spectral_conv2d_grad_f64_3x3p1_ref',
+  'spectral_gather_f32_2x2s2',
+  'spectral_gather_f32_2x2s2_ref',
+  'spectral_scatter_grad_f64_2x2s2',
+  'spectral_scatter_grad_f64_2x2s2_ref',
 ];

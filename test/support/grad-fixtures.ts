@@ -61,3 +61,30 @@ export async function loadCase(dir: string, file: string): Promise<{ ref: GradCa
   return { ref, model, input, target };
 }
 
+
+/** Σ θ·g over a norm-followed layer, relative to |θ|·|g|: 0 up to the norm's eps (grad README measured ≤ 2.2e-6). */
+export const TOL_SCALE_INVARIANCE = 1e-5;
+/** An outc gradient that is 0 in exact arithmetic, relative to the layer's largest: rounding only (README: ≤ 2e-16). */
+export const TOL_CLASS_MEAN = 1e-12;
+
+/**
+ * Properties of the exact gradient (grad README), for a result whose listed values hold every
+ * non-zero coefficient of each layer: a conv followed by a norm gives the same output when its θ
+ * is scaled, so Σ θ·g ≈ 0; an outc coefficient at output frequency 0 moves every logit alike,
+ * which the softmax ignores, so its gradient is 0.
+ */
+export function checkGradientProperties(t: Test, got: GradientResult): void {
+  for (const layer of got.layers) {
+    if (layer.name.endsWith('.up.weight') || layer.name.startsWith('outc')) continue;
+    let dot = 0, nv = 0, ng = 0;
+    for (let r = 0; r < layer.ranks; r++) { dot += layer.values[r] * layer.grads[r]; nv += layer.values[r] ** 2; ng += layer.grads[r] ** 2; }
+    const cos = Math.abs(dot) / Math.sqrt(nv * ng);
+    t.ok(cos <= TOL_SCALE_INVARIANCE, `${layer.name}: |cos(θ, g)| = ${cos.toExponential(1)}`);
+  }
+  const outc = got.layers[got.layers.length - 1];
+  const outcMax = Math.max(...Array.from(outc.grads, Math.abs));
+  for (let r = 0; r < outc.ranks; r++) {
+    if (outc.positions[r * 4] !== 0) continue;
+    t.ok(Math.abs(outc.grads[r]) <= TOL_CLASS_MEAN * outcMax, `outc [${outc.positions.subarray(r * 4, r * 4 + 4)}]: ${outc.grads[r].toExponential(1)} (0 in exact arithmetic)`);
+  }
+}

@@ -1,0 +1,599 @@
+// Spectral backward kernels: the gradient of the loss through the frequency-domain forward pass
+// of assembly/spectral.ts. The algebra is in src/engines/spectral-backward.ts; contracts in
+// src/wasm/exports.ts. Same conventions as assembly/spectral.ts: float32 planar maps, pointers in
+// bytes at pixel (0, 0) of map 0, strides in elements, rows [y0, y1) written (so threads split a
+// call by rows), sums into one float64 slot per thread; each SIMD kernel beside its scalar twin.
+
+// Twin of padded4 in assembly/spectral.ts and src/engines/spectral-oracle.ts.
+// @ts-ignore: decorator
+@inline function padded4(n: i32): i32 {
+  return (n + 3) & ~3;
+}
+
+// @ts-ignore: decorator
+@inline function at(ptr: usize, index: i32): usize {
+  return ptr + (<usize>index << 2);
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f64 {
+  return <f64>f32x4.extract_lane(v, 0) + <f64>f32x4.extract_lane(v, 1) + <f64>f32x4.extract_lane(v, 2) + <f64>f32x4.extract_lane(v, 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// spectral_backfuse_f32: the backward of expand → norm → ReLU → (2×2 max-pool) → project, per pixel.
+//   z_o   = Σ_a F[o,a] q_a                                   (q centred; F = φ_a(o)/σ_o)
+//   dh_o  = Σ_g G[o,g] out_g  (+ Σ_g Gp[o,g] pool_g at the first maximum of z_o in its 2×2 window)
+//   g_o   = dh_o where z_o > 0, else 0                      (ReLU'(0) = 0)
+//   u_a   = Σ_o F[o,a] g_o;  sums[o] += Σ g_o;  sums[channels + o] += Σ g_o z_o
+//   wgrad[o, g] += Σ out_g ReLU(z_o)        (wgradPtr ≠ 0: a dense consumer's weight gradient)
+// The first maximum of a window in row-major order takes the pooled gradient (PyTorch's rule).
+// Scratch (SIMD kernel): 4·(2 + nOut)·channels floats per thread (per-lane row sums).
+// ---------------------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function zAt(qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize, o: i32, y: i32, x: i32): f32 {
+  let v: f32 = 0;
+  for (let a = 0; a < na; a++) v += load<f32>(at(fPtr, o * na + a)) * load<f32>(at(qPtr, a * qMapStride + y * qRowStride + x));
+  return v;
+}
+
+/** Scalar backward pass over `rows` (1, or 2 = a pooled pair) from row y, columns [x0, x1) (x0 even when pooling). */
+function backfuseBlock(
+  uPtr: usize, uMapStride: i32, uRowStride: i32, sumsPtr: usize,
+  outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
+  poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, width: i32, y: i32, rows: i32, x0: i32, x1: i32, wgradPtr: usize,
+): void {
+  const gs = padded4(nOut), gps = padded4(nPool);
+  const halfW = width >> 1;
+  for (let r = 0; r < rows; r++) {
+    const Y = y + r;
+    for (let x = x0; x < x1; x++) {
+      const pooled = rows == 2 && (x >> 1) < halfW;
+      for (let a = 0; a < na; a++) store<f32>(at(uPtr, a * uMapStride + Y * uRowStride + x), 0);
+      for (let o = 0; o < channels; o++) {
+        const z = zAt(qPtr, qMapStride, qRowStride, na, fPtr, o, Y, x);
+        let dh: f32 = 0;
+        for (let g = 0; g < nOut; g++) dh += load<f32>(at(gPtr, o * gs + g)) * load<f32>(at(outPtr, g * outMapStride + Y * outRowStride + x));
+        if (pooled) {
+          const xb = x & ~1;
+          let best = 0;
+          let bz: f32 = -Infinity;
+          for (let k = 0; k < 4; k++) {
+            const v = zAt(qPtr, qMapStride, qRowStride, na, fPtr, o, y + (k >> 1), xb + (k & 1));
+            if (v > bz) {
+              bz = v;
+              best = k;
+            }
+          }
+          if (best == (r << 1) + (x & 1)) {
+            for (let g = 0; g < nPool; g++) {
+              dh += load<f32>(at(gpPtr, o * gps + g)) * load<f32>(at(poolPtr, g * poolMapStride + (y >> 1) * poolRowStride + (x >> 1)));
+            }
+          }
+        }
+        const go: f32 = z > 0 ? dh : 0;
+        if (wgradPtr) {
+          const h: f32 = z > 0 ? z : 0;
+          for (let g = 0; g < nOut; g++) {
+            const w = wgradPtr + (<usize>(o * nOut + g) << 3);
+            store<f64>(w, load<f64>(w) + <f64>(load<f32>(at(outPtr, g * outMapStride + Y * outRowStride + x)) * h));
+          }
+        }
+        for (let a = 0; a < na; a++) {
+          const p = at(uPtr, a * uMapStride + Y * uRowStride + x);
+          store<f32>(p, load<f32>(p) + load<f32>(at(fPtr, o * na + a)) * go);
+        }
+        const s = sumsPtr + (<usize>o << 3);
+        store<f64>(s, load<f64>(s) + <f64>go);
+        store<f64>(s + (<usize>channels << 3), load<f64>(s + (<usize>channels << 3)) + <f64>(go * z));
+      }
+    }
+  }
+}
+
+export function spectral_backfuse_f32_ref(
+  uPtr: usize, uMapStride: i32, uRowStride: i32, sumsPtr: usize, scratchPtr: usize, wgradPtr: usize,
+  outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
+  poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, width: i32, y0: i32, y1: i32,
+): void {
+  let y = y0;
+  while (y < y1) {
+    const rows = nPool > 0 && y + 1 < y1 ? 2 : 1;
+    backfuseBlock(uPtr, uMapStride, uRowStride, sumsPtr, outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
+      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, 0, width, wgradPtr);
+    y += rows;
+  }
+}
+
+/** Bytes of scratch per channel: lanes of Σ g, Σ g·z and, with a weight gradient, Σ out_k·h for k < nOut. */
+// @ts-ignore: decorator
+@inline function scratchStride(nOut: i32, wg: bool): usize {
+  const n: i32 = wg ? 2 + nOut : 2;
+  return <usize>n << 4;
+}
+
+/** Adds the per-lane scratch sums into the float64 sums (and weight gradient) and clears them. */
+function foldSums(sumsPtr: usize, wgradPtr: usize, scratchPtr: usize, channels: i32, nOut: i32): void {
+  const ss = scratchStride(nOut, wgradPtr != 0);
+  for (let o = 0; o < channels; o++) {
+    const s = scratchPtr + <usize>o * ss;
+    const p = sumsPtr + (<usize>o << 3), pz = p + (<usize>channels << 3);
+    store<f64>(p, load<f64>(p) + hsum(v128.load(s)));
+    store<f64>(pz, load<f64>(pz) + hsum(v128.load(s, 16)));
+    if (wgradPtr) {
+      for (let k = 0; k < nOut; k++) {
+        const w = wgradPtr + (<usize>(o * nOut + k) << 3);
+        store<f64>(w, load<f64>(w) + hsum(v128.load(s + 32 + (<usize>k << 4))));
+      }
+    }
+  }
+  memory.fill(scratchPtr, 0, <usize>channels * ss);
+}
+
+/** Adds out_k·ReLU(z) to the weight-gradient lanes at s + 32 (k < nOut). */
+// @ts-ignore: decorator
+@inline function addWeightGrad(s: usize, d: usize, outMap: usize, nOut: i32, z: v128): void {
+  const h = f32x4.pmax(f32x4.splat(0), z);
+  let dk = d, sk = s + 32;
+  for (let k = 0; k < nOut; k++) {
+    v128.store(sk, f32x4.add(v128.load(sk), f32x4.mul(v128.load(dk), h)));
+    dk += outMap;
+    sk += 16;
+  }
+}
+
+/** SIMD, one row y, columns [0, xs) (xs a multiple of 4), no pooling; na = 4 keeps q and u in registers. */
+function backfuseRow(
+  uPtr: usize, uMapStride: i32, uRowStride: i32, scratchPtr: usize, wg: bool,
+  outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, y: i32, xs: i32,
+): void {
+  const gs = <usize>padded4(nOut) << 2;
+  const qMap = <usize>qMapStride << 2, uMap = <usize>uMapStride << 2, outMap = <usize>outMapStride << 2;
+  const fStride = <usize>na << 2;
+  const ss = scratchStride(nOut, wg);
+  const zero = f32x4.splat(0);
+  for (let x = 0; x < xs; x += 4) {
+    const q = at(qPtr, y * qRowStride + x);
+    const u = at(uPtr, y * uRowStride + x);
+    const d = at(outPtr, y * outRowStride + x);
+    let f = fPtr, g = gPtr, s = scratchPtr;
+    if (na == 4 && nOut == 4 && !wg) {
+      // The common case (4 output and 4 consumer frequencies): q, ∂L/∂P' and u in registers.
+      const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
+      const d0 = v128.load(d), d1 = v128.load(d + outMap), d2 = v128.load(d + 2 * outMap), d3 = v128.load(d + 3 * outMap);
+      let u0 = zero, u1 = zero, u2 = zero, u3 = zero;
+      for (let o = 0; o < channels; o++) {
+        const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
+        const z = f32x4.add(f32x4.add(f32x4.mul(f0, q0), f32x4.mul(f1, q1)), f32x4.add(f32x4.mul(f2, q2), f32x4.mul(f3, q3)));
+        const dh = f32x4.add(
+          f32x4.add(f32x4.mul(v128.load32_splat(g), d0), f32x4.mul(v128.load32_splat(g, 4), d1)),
+          f32x4.add(f32x4.mul(v128.load32_splat(g, 8), d2), f32x4.mul(v128.load32_splat(g, 12), d3)),
+        );
+        const go = v128.and(dh, f32x4.gt(z, zero));
+        u0 = f32x4.add(u0, f32x4.mul(f0, go));
+        u1 = f32x4.add(u1, f32x4.mul(f1, go));
+        u2 = f32x4.add(u2, f32x4.mul(f2, go));
+        u3 = f32x4.add(u3, f32x4.mul(f3, go));
+        v128.store(s, f32x4.add(v128.load(s), go));
+        v128.store(s, f32x4.add(v128.load(s, 16), f32x4.mul(go, z)), 16);
+        f += 16;
+        g += gs;
+        s += ss;
+      }
+      v128.store(u, u0);
+      v128.store(u + uMap, u1);
+      v128.store(u + 2 * uMap, u2);
+      v128.store(u + 3 * uMap, u3);
+    } else if (na == 4) {
+      const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
+      let u0 = zero, u1 = zero, u2 = zero, u3 = zero;
+      for (let o = 0; o < channels; o++) {
+        const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
+        const z = f32x4.add(f32x4.add(f32x4.mul(f0, q0), f32x4.mul(f1, q1)), f32x4.add(f32x4.mul(f2, q2), f32x4.mul(f3, q3)));
+        let dh = zero;
+        let dg = d;
+        for (let k = 0; k < nOut; k++) {
+          dh = f32x4.add(dh, f32x4.mul(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg)));
+          dg += outMap;
+        }
+        const go = v128.and(dh, f32x4.gt(z, zero));
+        if (wg) addWeightGrad(s, d, outMap, nOut, z);
+        u0 = f32x4.add(u0, f32x4.mul(f0, go));
+        u1 = f32x4.add(u1, f32x4.mul(f1, go));
+        u2 = f32x4.add(u2, f32x4.mul(f2, go));
+        u3 = f32x4.add(u3, f32x4.mul(f3, go));
+        v128.store(s, f32x4.add(v128.load(s), go));
+        v128.store(s, f32x4.add(v128.load(s, 16), f32x4.mul(go, z)), 16);
+        f += 16;
+        g += gs;
+        s += ss;
+      }
+      v128.store(u, u0);
+      v128.store(u + uMap, u1);
+      v128.store(u + 2 * uMap, u2);
+      v128.store(u + 3 * uMap, u3);
+    } else {
+      let ua = u;
+      for (let a = 0; a < na; a++) {
+        v128.store(ua, zero);
+        ua += uMap;
+      }
+      for (let o = 0; o < channels; o++) {
+        let z = zero;
+        let qa = q;
+        for (let a = 0; a < na; a++) {
+          z = f32x4.add(z, f32x4.mul(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa)));
+          qa += qMap;
+        }
+        let dh = zero;
+        let dg = d;
+        for (let k = 0; k < nOut; k++) {
+          dh = f32x4.add(dh, f32x4.mul(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg)));
+          dg += outMap;
+        }
+        const go = v128.and(dh, f32x4.gt(z, zero));
+        if (wg) addWeightGrad(s, d, outMap, nOut, z);
+        ua = u;
+        for (let a = 0; a < na; a++) {
+          v128.store(ua, f32x4.add(v128.load(ua), f32x4.mul(v128.load32_splat(f + (<usize>a << 2)), go)));
+          ua += uMap;
+        }
+        v128.store(s, f32x4.add(v128.load(s), go));
+        v128.store(s, f32x4.add(v128.load(s, 16), f32x4.mul(go, z)), 16);
+        f += fStride;
+        g += gs;
+        s += ss;
+      }
+    }
+  }
+}
+
+/**
+ * SIMD, rows (y, y+1) pooled, columns [0, xs) (xs a multiple of 4 within whole windows): per channel
+ * both rows' z, each window's first maximum by lane masks, the pooled gradient routed there.
+ */
+function backfusePoolRows(
+  uPtr: usize, uMapStride: i32, uRowStride: i32, scratchPtr: usize, wg: bool,
+  outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
+  poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, y: i32, xs: i32,
+): void {
+  const gs = <usize>padded4(nOut) << 2, gps = <usize>padded4(nPool) << 2;
+  const qMap = <usize>qMapStride << 2, qRow = <usize>qRowStride << 2, uMap = <usize>uMapStride << 2, uRow = <usize>uRowStride << 2;
+  const outMap = <usize>outMapStride << 2, outRow = <usize>outRowStride << 2, poolMap = <usize>poolMapStride << 2;
+  const fStride = <usize>na << 2;
+  const ss = scratchStride(nOut, wg);
+  const zero = f32x4.splat(0);
+  const odd = i32x4(0, -1, 0, -1);
+  for (let x = 0; x < xs; x += 4) {
+    const q = at(qPtr, y * qRowStride + x);
+    const u = at(uPtr, y * uRowStride + x);
+    const d = at(outPtr, y * outRowStride + x);
+    const pw = at(poolPtr, (y >> 1) * poolRowStride + (x >> 1));
+    let ua = u;
+    for (let a = 0; a < na; a++) {
+      v128.store(ua, zero);
+      v128.store(ua + uRow, zero);
+      ua += uMap;
+    }
+    let f = fPtr, g = gPtr, gp = gpPtr, s = scratchPtr;
+    for (let o = 0; o < channels; o++) {
+      let zt = zero, zb = zero;
+      let qa = q;
+      for (let a = 0; a < na; a++) {
+        const fa = v128.load32_splat(f + (<usize>a << 2));
+        zt = f32x4.add(zt, f32x4.mul(fa, v128.load(qa)));
+        zb = f32x4.add(zb, f32x4.mul(fa, v128.load(qa + qRow)));
+        qa += qMap;
+      }
+      let dt = zero, db = zero;
+      let dg = d;
+      for (let k = 0; k < nOut; k++) {
+        const gk = v128.load32_splat(g + (<usize>k << 2));
+        dt = f32x4.add(dt, f32x4.mul(gk, v128.load(dg)));
+        db = f32x4.add(db, f32x4.mul(gk, v128.load(dg + outRow)));
+        dg += outMap;
+      }
+      // The window's maximum in every lane of its pair, then which lane holds its first maximum.
+      const m = f32x4.max(
+        f32x4.max(zt, v128.shuffle<f32>(zt, zt, 1, 0, 3, 2)),
+        f32x4.max(zb, v128.shuffle<f32>(zb, zb, 1, 0, 3, 2)),
+      );
+      const et = f32x4.eq(zt, m), eb = f32x4.eq(zb, m);
+      const tl = v128.shuffle<i32>(et, et, 0, 0, 2, 2), tr = v128.shuffle<i32>(et, et, 1, 1, 3, 3), bl = v128.shuffle<i32>(eb, eb, 0, 0, 2, 2);
+      const firstT = v128.andnot(et, v128.and(tl, odd));
+      const firstB = v128.andnot(v128.andnot(eb, v128.or(tl, tr)), v128.and(bl, odd));
+      let dp = zero;
+      let pg = pw;
+      for (let k = 0; k < nPool; k++) {
+        const two = v128.load64_zero(pg);
+        dp = f32x4.add(dp, f32x4.mul(v128.load32_splat(gp + (<usize>k << 2)), v128.shuffle<f32>(two, two, 0, 0, 1, 1)));
+        pg += poolMap;
+      }
+      dt = f32x4.add(dt, v128.and(dp, firstT));
+      db = f32x4.add(db, v128.and(dp, firstB));
+      const gt = v128.and(dt, f32x4.gt(zt, zero)), gb = v128.and(db, f32x4.gt(zb, zero));
+      if (wg) {
+        addWeightGrad(s, d, outMap, nOut, zt);
+        addWeightGrad(s, d + outRow, outMap, nOut, zb);
+      }
+      ua = u;
+      for (let a = 0; a < na; a++) {
+        const fa = v128.load32_splat(f + (<usize>a << 2));
+        v128.store(ua, f32x4.add(v128.load(ua), f32x4.mul(fa, gt)));
+        v128.store(ua + uRow, f32x4.add(v128.load(ua + uRow), f32x4.mul(fa, gb)));
+        ua += uMap;
+      }
+      v128.store(s, f32x4.add(v128.load(s), f32x4.add(gt, gb)));
+      v128.store(s, f32x4.add(v128.load(s, 16), f32x4.add(f32x4.mul(gt, zt), f32x4.mul(gb, zb))), 16);
+      f += fStride;
+      g += gs;
+      gp += gps;
+      s += ss;
+    }
+  }
+}
+
+export function spectral_backfuse_f32(
+  uPtr: usize, uMapStride: i32, uRowStride: i32, sumsPtr: usize, scratchPtr: usize, wgradPtr: usize,
+  outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
+  poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, width: i32, y0: i32, y1: i32,
+): void {
+  const wg = wgradPtr != 0;
+  memory.fill(scratchPtr, 0, <usize>channels * scratchStride(nOut, wg));
+  let y = y0;
+  while (y < y1) {
+    const rows = nPool > 0 && y + 1 < y1 ? 2 : 1;
+    let xs: i32;
+    if (rows == 2) {
+      xs = ((width >> 1) << 1) & ~3;
+      backfusePoolRows(uPtr, uMapStride, uRowStride, scratchPtr, wg, outPtr, outMapStride, outRowStride, nOut, gPtr,
+        poolPtr, poolMapStride, poolRowStride, nPool, gpPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y, xs);
+    } else {
+      xs = width & ~3;
+      backfuseRow(uPtr, uMapStride, uRowStride, scratchPtr, wg, outPtr, outMapStride, outRowStride, nOut, gPtr,
+        qPtr, qMapStride, qRowStride, na, fPtr, channels, y, xs);
+    }
+    foldSums(sumsPtr, wgradPtr, scratchPtr, channels, nOut);
+    backfuseBlock(uPtr, uMapStride, uRowStride, sumsPtr, outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
+      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, xs, width, wgradPtr);
+    y += rows;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// spectral_norm_grad_f32: the rest of the norm's Jacobian on the maps,
+//   dq_a ← dq_a − c_a − Σ_b M[a,b] q_b       (in place; c (na), M (na, na))
+// ---------------------------------------------------------------------------------------------
+
+function normGrad(dqPtr: usize, qPtr: usize, mapStride: i32, rowStride: i32, cPtr: usize, mPtr: usize, na: i32, width: i32, y0: i32, y1: i32, xs: i32): void {
+  const map = <usize>mapStride << 2;
+  for (let y = y0; y < y1; y++) {
+    // Columns in blocks of 4 (SIMD) then one by one; each a reads every q_b, never another dq.
+    for (let x = 0; x < xs; x += 4) {
+      const q = at(qPtr, y * rowStride + x);
+      let d = at(dqPtr, y * rowStride + x);
+      for (let a = 0; a < na; a++) {
+        let v = f32x4.sub(v128.load(d), v128.load32_splat(at(cPtr, a)));
+        let qb = q;
+        for (let b = 0; b < na; b++) {
+          v = f32x4.sub(v, f32x4.mul(v128.load32_splat(at(mPtr, a * na + b)), v128.load(qb)));
+          qb += map;
+        }
+        v128.store(d, v);
+        d += map;
+      }
+    }
+    for (let x = xs; x < width; x++) {
+      for (let a = 0; a < na; a++) {
+        const d = at(dqPtr, a * mapStride + y * rowStride + x);
+        let v = load<f32>(d) - load<f32>(at(cPtr, a));
+        for (let b = 0; b < na; b++) v -= load<f32>(at(mPtr, a * na + b)) * load<f32>(at(qPtr, b * mapStride + y * rowStride + x));
+        store<f32>(d, v);
+      }
+    }
+  }
+}
+
+export function spectral_norm_grad_f32(dqPtr: usize, qPtr: usize, mapStride: i32, rowStride: i32, cPtr: usize, mPtr: usize, na: i32, width: i32, y0: i32, y1: i32): void {
+  normGrad(dqPtr, qPtr, mapStride, rowStride, cPtr, mPtr, na, width, y0, y1, width & ~3);
+}
+
+export function spectral_norm_grad_f32_ref(dqPtr: usize, qPtr: usize, mapStride: i32, rowStride: i32, cPtr: usize, mPtr: usize, na: i32, width: i32, y0: i32, y1: i32): void {
+  normGrad(dqPtr, qPtr, mapStride, rowStride, cPtr, mPtr, na, width, y0, y1, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// spectral_conv2d_grad_f64_3x3p1: tap gradients of the spatial convs,
+//   acc[p, ky, kx] += Σ_{y,x} dq_a(y, x) p_b(y + ky − 1, x + kx − 1),  p = (a, b)
+// float32 products summed per row in float32 lanes, rows summed in float64.
+// ---------------------------------------------------------------------------------------------
+
+function convGrad(
+  accPtr: usize, dqPtr: usize, dqMapStride: i32, pPtr: usize, pMapStride: i32, rowStride: i32,
+  pairsPtr: usize, nPairs: i32, width: i32, y0: i32, y1: i32, simd: bool,
+): void {
+  const xs = simd ? width & ~3 : 0;
+  const row = <usize>rowStride << 2;
+  for (let pair = 0; pair < nPairs; pair++) {
+    const a = load<i32>(at(pairsPtr, 2 * pair)), b = load<i32>(at(pairsPtr, 2 * pair + 1));
+    const acc = accPtr + (<usize>(9 * pair) << 3);
+    for (let y = y0; y < y1; y++) {
+      const d = at(dqPtr, a * dqMapStride + y * rowStride);
+      const r0 = at(pPtr, b * pMapStride + y * rowStride - 1) - row, r1 = r0 + row, r2 = r1 + row;
+      let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0;
+      for (let x = 0; x < xs; x += 4) {
+        const o = <usize>x << 2;
+        const g = v128.load(d + o);
+        s0 = f32x4.add(s0, f32x4.mul(g, v128.load(r0 + o)));
+        s1 = f32x4.add(s1, f32x4.mul(g, v128.load(r0 + o, 4)));
+        s2 = f32x4.add(s2, f32x4.mul(g, v128.load(r0 + o, 8)));
+        s3 = f32x4.add(s3, f32x4.mul(g, v128.load(r1 + o)));
+        s4 = f32x4.add(s4, f32x4.mul(g, v128.load(r1 + o, 4)));
+        s5 = f32x4.add(s5, f32x4.mul(g, v128.load(r1 + o, 8)));
+        s6 = f32x4.add(s6, f32x4.mul(g, v128.load(r2 + o)));
+        s7 = f32x4.add(s7, f32x4.mul(g, v128.load(r2 + o, 4)));
+        s8 = f32x4.add(s8, f32x4.mul(g, v128.load(r2 + o, 8)));
+      }
+      let t0 = hsum(s0), t1 = hsum(s1), t2 = hsum(s2), t3 = hsum(s3), t4 = hsum(s4), t5 = hsum(s5), t6 = hsum(s6), t7 = hsum(s7), t8 = hsum(s8);
+      for (let x = xs; x < width; x++) {
+        const o = <usize>x << 2;
+        const g = load<f32>(d + o);
+        t0 += <f64>(g * load<f32>(r0 + o));
+        t1 += <f64>(g * load<f32>(r0 + o, 4));
+        t2 += <f64>(g * load<f32>(r0 + o, 8));
+        t3 += <f64>(g * load<f32>(r1 + o));
+        t4 += <f64>(g * load<f32>(r1 + o, 4));
+        t5 += <f64>(g * load<f32>(r1 + o, 8));
+        t6 += <f64>(g * load<f32>(r2 + o));
+        t7 += <f64>(g * load<f32>(r2 + o, 4));
+        t8 += <f64>(g * load<f32>(r2 + o, 8));
+      }
+      store<f64>(acc, load<f64>(acc) + t0);
+      store<f64>(acc, load<f64>(acc, 8) + t1, 8);
+      store<f64>(acc, load<f64>(acc, 16) + t2, 16);
+      store<f64>(acc, load<f64>(acc, 24) + t3, 24);
+      store<f64>(acc, load<f64>(acc, 32) + t4, 32);
+      store<f64>(acc, load<f64>(acc, 40) + t5, 40);
+      store<f64>(acc, load<f64>(acc, 48) + t6, 48);
+      store<f64>(acc, load<f64>(acc, 56) + t7, 56);
+      store<f64>(acc, load<f64>(acc, 64) + t8, 64);
+    }
+  }
+}
+
+export function spectral_conv2d_grad_f64_3x3p1(
+  accPtr: usize, dqPtr: usize, dqMapStride: i32, pPtr: usize, pMapStride: i32, rowStride: i32,
+  pairsPtr: usize, nPairs: i32, width: i32, y0: i32, y1: i32,
+): void {
+  convGrad(accPtr, dqPtr, dqMapStride, pPtr, pMapStride, rowStride, pairsPtr, nPairs, width, y0, y1, true);
+}
+
+export function spectral_conv2d_grad_f64_3x3p1_ref(
+  accPtr: usize, dqPtr: usize, dqMapStride: i32, pPtr: usize, pMapStride: i32, rowStride: i32,
+  pairsPtr: usize, nPairs: i32, width: i32, y0: i32, y1: i32,
+): void {
+  convGrad(accPtr, dqPtr, dqMapStride, pPtr, pMapStride, rowStride, pairsPtr, nPairs, width, y0, y1, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// spectral_gather_f32_2x2s2: the adjoint of spectral_scatter_f32_2x2s2,
+//   p_a(y, x) = Σ_{p = (a, b)} Σ_{ky,kx} K_p[ky,kx] s_b(top + 2y + ky, left + 2x + kx)
+// spectral_scatter_grad_f64_2x2s2: its tap gradients,
+//   acc[p, ky, kx] += Σ_{y,x} s_b(top + 2y + ky, left + 2x + kx) p_a(y, x)
+// Rows [y0, y1) are rows of the half-size maps p.
+// ---------------------------------------------------------------------------------------------
+
+function gather(
+  pPtr: usize, pMapStride: i32, pRowStride: i32, sPtr: usize, sMapStride: i32, sRowStride: i32,
+  pairsPtr: usize, tapsPtr: usize, nPairs: i32, na: i32, width: i32, top: i32, left: i32, y0: i32, y1: i32, simd: bool,
+): void {
+  const xs = simd ? width & ~3 : 0;
+  const sRow = <usize>sRowStride << 2;
+  for (let y = y0; y < y1; y++) {
+    for (let a = 0; a < na; a++) memory.fill(at(pPtr, a * pMapStride + y * pRowStride), 0, <usize>width << 2);
+    for (let pair = 0; pair < nPairs; pair++) {
+      const a = load<i32>(at(pairsPtr, 2 * pair)), b = load<i32>(at(pairsPtr, 2 * pair + 1));
+      const dst = at(pPtr, a * pMapStride + y * pRowStride);
+      const s0 = at(sPtr, b * sMapStride + (top + 2 * y) * sRowStride + left), s1 = s0 + sRow;
+      const k = at(tapsPtr, 4 * pair);
+      const k00 = load<f32>(k), k01 = load<f32>(k, 4), k10 = load<f32>(k, 8), k11 = load<f32>(k, 12);
+      if (xs > 0) {
+        // taps in the lanes of the interleaved source pixels: [k?0, k?1, k?0, k?1]
+        const t0 = f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(k00), 1, k01), 3, k01);
+        const t1 = f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(k10), 1, k11), 3, k11);
+        for (let x = 0; x < xs; x += 4) {
+          const o = <usize>x << 3;
+          const lo = f32x4.add(f32x4.mul(t0, v128.load(s0 + o)), f32x4.mul(t1, v128.load(s1 + o)));
+          const hi = f32x4.add(f32x4.mul(t0, v128.load(s0 + o, 16)), f32x4.mul(t1, v128.load(s1 + o, 16)));
+          const sum = f32x4.add(v128.shuffle<f32>(lo, hi, 0, 2, 4, 6), v128.shuffle<f32>(lo, hi, 1, 3, 5, 7));
+          const p = at(dst, x);
+          v128.store(p, f32x4.add(v128.load(p), sum));
+        }
+      }
+      for (let x = xs; x < width; x++) {
+        const o = <usize>x << 3;
+        const v = k00 * load<f32>(s0 + o) + k01 * load<f32>(s0 + o, 4) + k10 * load<f32>(s1 + o) + k11 * load<f32>(s1 + o, 4);
+        const p = at(dst, x);
+        store<f32>(p, load<f32>(p) + v);
+      }
+    }
+  }
+}
+
+export function spectral_gather_f32_2x2s2(
+  pPtr: usize, pMapStride: i32, pRowStride: i32, sPtr: usize, sMapStride: i32, sRowStride: i32,
+  pairsPtr: usize, tapsPtr: usize, nPairs: i32, na: i32, width: i32, top: i32, left: i32, y0: i32, y1: i32,
+): void {
+  gather(pPtr, pMapStride, pRowStride, sPtr, sMapStride, sRowStride, pairsPtr, tapsPtr, nPairs, na, width, top, left, y0, y1, true);
+}
+
+export function spectral_gather_f32_2x2s2_ref(
+  pPtr: usize, pMapStride: i32, pRowStride: i32, sPtr: usize, sMapStride: i32, sRowStride: i32,
+  pairsPtr: usize, tapsPtr: usize, nPairs: i32, na: i32, width: i32, top: i32, left: i32, y0: i32, y1: i32,
+): void {
+  gather(pPtr, pMapStride, pRowStride, sPtr, sMapStride, sRowStride, pairsPtr, tapsPtr, nPairs, na, width, top, left, y0, y1, false);
+}
+
+function scatterGrad(
+  accPtr: usize, sPtr: usize, sMapStride: i32, sRowStride: i32, pPtr: usize, pMapStride: i32, pRowStride: i32,
+  pairsPtr: usize, nPairs: i32, width: i32, top: i32, left: i32, y0: i32, y1: i32, simd: bool,
+): void {
+  const xs = simd ? width & ~3 : 0;
+  const sRow = <usize>sRowStride << 2;
+  for (let pair = 0; pair < nPairs; pair++) {
+    const a = load<i32>(at(pairsPtr, 2 * pair)), b = load<i32>(at(pairsPtr, 2 * pair + 1));
+    const acc = accPtr + (<usize>(4 * pair) << 3);
+    for (let y = y0; y < y1; y++) {
+      const src = at(pPtr, a * pMapStride + y * pRowStride);
+      const s0 = at(sPtr, b * sMapStride + (top + 2 * y) * sRowStride + left), s1 = s0 + sRow;
+      // lanes of the interleaved sums: [ky·kx = ·0, ·1, ·0, ·1] per row ky
+      let e0 = f32x4.splat(0), e1 = e0;
+      for (let x = 0; x < xs; x += 4) {
+        const v = v128.load(at(src, x));
+        const vlo = v128.shuffle<f32>(v, v, 0, 0, 1, 1), vhi = v128.shuffle<f32>(v, v, 2, 2, 3, 3);
+        const o = <usize>x << 3;
+        e0 = f32x4.add(e0, f32x4.add(f32x4.mul(vlo, v128.load(s0 + o)), f32x4.mul(vhi, v128.load(s0 + o, 16))));
+        e1 = f32x4.add(e1, f32x4.add(f32x4.mul(vlo, v128.load(s1 + o)), f32x4.mul(vhi, v128.load(s1 + o, 16))));
+      }
+      let t00 = <f64>f32x4.extract_lane(e0, 0) + <f64>f32x4.extract_lane(e0, 2), t01 = <f64>f32x4.extract_lane(e0, 1) + <f64>f32x4.extract_lane(e0, 3);
+      let t10 = <f64>f32x4.extract_lane(e1, 0) + <f64>f32x4.extract_lane(e1, 2), t11 = <f64>f32x4.extract_lane(e1, 1) + <f64>f32x4.extract_lane(e1, 3);
+      for (let x = xs; x < width; x++) {
+        const v = load<f32>(at(src, x));
+        const o = <usize>x << 3;
+        t00 += <f64>(v * load<f32>(s0 + o));
+        t01 += <f64>(v * load<f32>(s0 + o, 4));
+        t10 += <f64>(v * load<f32>(s1 + o));
+        t11 += <f64>(v * load<f32>(s1 + o, 4));
+      }
+      store<f64>(acc, load<f64>(acc) + t00);
+      store<f64>(acc, load<f64>(acc, 8) + t01, 8);
+      store<f64>(acc, load<f64>(acc, 16) + t10, 16);
+      store<f64>(acc, load<f64>(acc, 24) + t11, 24);
+    }
+  }
+}
+
+export function spectral_scatter_grad_f64_2x2s2(
+  accPtr: usize, sPtr: usize, sMapStride: i32, sRowStride: i32, pPtr: usize, pMapStride: i32, pRowStride: i32,
+  pairsPtr: usize, nPairs: i32, width: i32, top: i32, left: i32, y0: i32, y1: i32,
+): void {
+  scatterGrad(accPtr, sPtr, sMapStride, sRowStride, pPtr, pMapStride, pRowStride, pairsPtr, nPairs, width, top, left, y0, y1, true);
+}
+
+export function spectral_scatter_grad_f64_2x2s2_ref(
+  accPtr: usize, sPtr: usize, sMapStride: i32, sRowStride: i32, pPtr: usize, pMapStride: i32, pRowStride: i32,
+  pairsPtr: usize, nPairs: i32, width: i32, top: i32, left: i32, y0: i32, y1: i32,
+): void {
+  scatterGrad(accPtr, sPtr, sMapStride, sRowStride, pPtr, pMapStride, pRowStride, pairsPtr, nPairs, width, top, left, y0, y1, false);
+}

@@ -1,0 +1,67 @@
+/**
+ * One training configuration of the spectral engine, in its own process so its peak RSS is its own:
+ *
+ *   node dist-bench/bench/backward-case.js --mode=forward|train --size=959x640 --threads=2 --runs=5
+ *
+ * forward: the inference engine's forward pass (engine.run) on the image; train: an engine built
+ * for training on the stored positions (R = 33, the upstream model as stored) and its forward +
+ * backward pass (engine.gradients) against a mask. 959×640: in0000.png against its ground truth
+ * gt0000.png; 240×160: the gradient fixture d's image and target. Prints one
+ * JSON line: cold and median warm seconds, peak RSS.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createEngine } from '../src/engines/index.js';
+import { imageToTensor } from '../src/input.js';
+import { maskFromGrey } from '../src/metrics.js';
+import { findDataDir, PACKAGE_ROOT } from '../src/node/data.js';
+import { loadKernels } from '../src/node/kernels.js';
+import { loadModelFile } from '../src/node/load.js';
+import { decodePng } from '../src/node/png.js';
+
+const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+const mode = arg('mode', 'train');
+const size = arg('size', '959x640');
+const threads = Number(arg('threads', '1'));
+const runs = Number(arg('runs', '5'));
+/** The trainable ranks: the upstream model stores ranks 0…32 of every layer. */
+const RANKS = 33;
+
+const dir = findDataDir();
+if (!dir) throw new Error('upstream data not found: set FREQREG_DATA');
+const { model } = await loadModelFile(join(dir, 'unet_fr.tar.xz'));
+
+let photoFile: string, targetFile: string, targetIsClassIndex: boolean;
+if (size === '959x640') {
+  photoFile = join(dir, 'testimgs', 'input', 'in0000.png');
+  targetFile = join(dir, 'testimgs', 'mask', 'gt0000.png');
+  targetIsClassIndex = false;
+} else if (size === '240x160') {
+  const grad = join(PACKAGE_ROOT, 'fixtures', 'pytorch', 'grad');
+  photoFile = join(grad, 'd-in0000-240x160.png');
+  targetFile = join(grad, 'd-in0000-240x160-target.png');
+  targetIsClassIndex = true;
+} else throw new Error(`--size: 959x640 or 240x160, got ${size}`);
+const photo = decodePng(readFileSync(photoFile));
+const input = imageToTensor(photo, model.arch.inChannels);
+const mask = decodePng(readFileSync(targetFile));
+const target = targetIsClassIndex ? Uint8Array.from({ length: mask.width * mask.height }, (_, p) => mask.data[p * mask.channels]) : maskFromGrey(mask);
+
+const context = await loadKernels(threads);
+const engine = await createEngine('spectral', model, context, mode === 'train' ? { train: { ranks: RANKS } } : {});
+const once = async () => {
+  const s = performance.now();
+  if (mode === 'train') await engine.gradients!(input, photo.width, photo.height, { target });
+  else await engine.run(input, photo.width, photo.height);
+  return (performance.now() - s) / 1000;
+};
+const coldSeconds = await once();
+const warm: number[] = [];
+for (let r = 0; r < runs; r++) warm.push(await once());
+const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+await engine.dispose();
+const sorted = [...warm].sort((a, b) => a - b);
+console.log(JSON.stringify({
+  mode, threads: engine.threads, width: photo.width, height: photo.height, ranks: mode === 'train' ? RANKS : undefined,
+  coldSeconds, medianSeconds: sorted[sorted.length >> 1], warmSeconds: warm, peakRssMiB,
+}));
