@@ -34,6 +34,8 @@ const RUNS = process.env.FUZZ_RUNS ? Number(process.env.FUZZ_RUNS) : undefined;
 const ONLY = process.env.FUZZ_TARGETS?.split(',');
 /** A worker silent this long is hung (a heartbeat comes every 16 inputs). */
 const WATCHDOG_MS = 20_000;
+/** Starting a worker compiles the targets' TypeScript: on a busy machine that alone can take 20 s. Its first beat comes when it is ready. */
+const STARTUP_MS = 180_000;
 /** Oracle cap per input (tiny limits keep buffers small). Time is reported, not judged: hangs are the watchdog's. */
 const MAX_BYTES_PER_INPUT = 64 * 2 ** 20;
 const WORKER_HEAP_MB = 512;
@@ -65,8 +67,8 @@ function runWorker(job: FuzzJob): Promise<Extract<FuzzMessage, { type: 'done' }>
       workerData: job, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
     });
     let tried = 0;
-    let timer = setTimeout(() => hang(), WATCHDOG_MS);
-    const hang = () => { void worker.terminate(); resolve({ type: 'hung', tried, message: `no progress for ${WATCHDOG_MS / 1000} s after ${tried} inputs` }); };
+    let timer = setTimeout(() => hang(STARTUP_MS), STARTUP_MS);
+    const hang = (ms = WATCHDOG_MS) => { void worker.terminate(); resolve({ type: 'hung', tried, message: `no progress for ${ms / 1000} s after ${tried} inputs` }); };
     worker.on('message', (m: FuzzMessage) => {
       clearTimeout(timer);
       if (m.type === 'beat') { tried = m.tried; timer = setTimeout(() => hang(), WATCHDOG_MS); return; }

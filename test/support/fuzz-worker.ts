@@ -31,6 +31,7 @@ export type FuzzMessage =
   | { type: 'done'; tried: number; codes: Record<string, number>; failure?: FuzzFailure; roundTrip?: { runs: number; failure?: FuzzFailure }; ms: number; slowest: { ms: number; bytes: number; code: string } };
 
 async function main(port: NonNullable<typeof parentPort>, job: FuzzJob): Promise<void> {
+  port.postMessage({ type: 'beat', tried: 0 } satisfies FuzzMessage); // loaded: the watchdog starts now
   const target = TARGETS[job.target];
   const codes: Record<string, number> = {};
   let tried = 0;
