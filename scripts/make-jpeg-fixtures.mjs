@@ -46,4 +46,14 @@ writeFileSync(file('baseline.djpeg.ppm'), run('djpeg', ['-dct', 'int', '-ppm', f
 writeFileSync(file('subsampled.djpeg.ppm'), run('djpeg', ['-dct', 'int', '-nosmooth', '-ppm', file('subsampled.jpg')]));
 writeFileSync(file('grey.djpeg.pgm'), run('djpeg', ['-dct', 'int', '-pnm', file('grey.jpg')]));
 writeFileSync(file('rgb.djpeg.ppm'), run('djpeg', ['-dct', 'int', '-ppm', file('rgb.jpg')]));
+// Fuzzing seeds (test/support/fuzz-targets.ts): jpeg-js's baseline at sizes around the 8×8 block and
+// the 16×16 MCU, at assorted qualities, of a fixed pattern.
+for (const [w, h, q] of [[1, 1, 50], [7, 9, 95], [8, 8, 10], [16, 16, 75], [17, 15, 100], [24, 16, 90], [33, 20, 60], [40, 3, 85]]) {
+  const data = new Uint8Array(w * h * 4);
+  for (let p = 0; p < w * h; p++) {
+    for (let c = 0; c < 3; c++) { const k = 3 * p + c; data[4 * p + c] = (k * 37 + ((k * 2654435761) >>> 28) * 9) & 0xff; }
+    data[4 * p + 3] = 255;
+  }
+  writeFileSync(file(`seed-${w}x${h}-q${q}.jpg`), jpeg.encode({ data, width: w, height: h }, q).data);
+}
 console.log(`wrote ${out}: ${readFileSync(file('baseline.jpg')).length} bytes baseline`);

@@ -7,7 +7,7 @@
  * input must also round-trip exactly.
  */
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { FreqregError } from '../../src/errors.js';
@@ -31,7 +31,7 @@ import { PACKAGE_ROOT } from '../helpers.js';
 import { modelDict, writeCheckpoint } from './checkpoint.js';
 import { chunk, fixCrcs, LEGAL_PAIRS, makePngCase, SIG, splitChunks } from './png-builder.js';
 import { syntheticModel } from './synthetic.js';
-import { encodeJpeg, exifBody, joinJpeg, splitJpeg, withOrientation, type Segment } from './jpeg-builder.js';
+import { exifBody, joinJpeg, splitJpeg, withOrientation, type Segment } from './jpeg-builder.js';
 import { bytesOf, concat, paxRecord, torchZip, writeTar, writeZip, type TarSpecMember, type ZipSpecEntry } from './writers.js';
 
 /** Small caps so runs explore logic, not allocation (docs/bad-inputs.md, "Fuzzing"). */
@@ -476,27 +476,20 @@ const pngTarget: Target = {
 // ---------------------------------------------------------------------------------------------
 // jpeg → pixels
 
-const JPEG_FIXTURES = ['progressive.jpg', 'restart.jpg', 'grey.jpg', 'grey-progressive.jpg', 'subsampled-progressive.jpg', 'rgb.jpg'];
-/** jpeg-js's baseline at assorted sizes (around the 8×8 block and 16×16 MCU) and qualities. */
-const JPEG_ENCODED = [[1, 1, 50], [7, 9, 95], [8, 8, 10], [16, 16, 75], [17, 15, 100], [24, 16, 90], [33, 20, 60], [40, 3, 85]] as const;
-
-let jpegSeeds: Uint8Array[] | undefined;
 /**
- * Small valid JPEGs, made on first use (jpeg-js's encoder takes about 0.2 s per file to set up,
- * which the other targets' workers need not pay): the encoded ones, then the libjpeg-turbo-made
- * fixtures (progressive, restarts, grey, 4:2:0, RGB).
+ * Small valid JPEGs (test/fixtures/jpeg/, made by scripts/make-jpeg-fixtures.mjs): jpeg-js's
+ * baseline at sizes around the 8×8 block and 16×16 MCU and assorted qualities (seed-*.jpg), and
+ * libjpeg-turbo's progressive, restart, grey, 4:2:0 and RGB files. Read once, on first use.
  */
-function jpegSeed(i: number): Uint8Array {
-  jpegSeeds ??= [
-    ...JPEG_ENCODED.map(([w, h, q]) => {
-      const data = Uint8Array.from({ length: w * h * 3 }, (_, k) => (k * 37 + ((k * 2654435761) >>> 28) * 9) & 0xff);
-      return encodeJpeg({ data, width: w, height: h, channels: 3 }, q);
-    }),
-    ...JPEG_FIXTURES.map((n) => new Uint8Array(readFileSync(join(PACKAGE_ROOT, 'test', 'fixtures', 'jpeg', n)))),
-  ];
-  return jpegSeeds[i];
+const JPEG_FIXTURES = ['progressive.jpg', 'restart.jpg', 'grey.jpg', 'grey-progressive.jpg', 'subsampled-progressive.jpg', 'rgb.jpg'];
+let jpegSeeds: Uint8Array[] | undefined;
+function loadJpegSeeds(): Uint8Array[] {
+  const dir = join(PACKAGE_ROOT, 'test', 'fixtures', 'jpeg');
+  jpegSeeds ??= [...readdirSync(dir).filter((n) => n.startsWith('seed-')).sort(), ...JPEG_FIXTURES].map((n) => new Uint8Array(readFileSync(join(dir, n))));
+  return jpegSeeds;
 }
-const validJpeg: fc.Arbitrary<Uint8Array> = fc.nat({ max: JPEG_ENCODED.length + JPEG_FIXTURES.length - 1 }).map(jpegSeed);
+/** Any of the 14 files (8 seeds, 6 fixtures). */
+const validJpeg: fc.Arbitrary<Uint8Array> = fc.nat({ max: 13 }).map((i) => loadJpegSeeds()[i % loadJpegSeeds().length]);
 
 type SegmentEdit =
   | { kind: 'body'; seg: number; muts: Mutation[] }
