@@ -22,10 +22,10 @@ import { execFileSync } from 'node:child_process';
 /** Logit margins below this are near ties: float32 engines may pick either class (as in the demo tests). */
 const NEAR_TIE = 1e-3;
 
-/** The engine the tests train with. */
-const ENGINE = 'reference';
+/** The engine the tests train with, on both threads. */
+const ENGINE = 'spectral';
 /** A small network: width 4, 33 ranks per layer (734 coefficients), 32×32 images. */
-const SMALL = ['--width', '4', '--ranks', '33', '--size', '32x32', '--engine', ENGINE, '--threads', '1', '--batch', '4', '--lr', '0.05', '--quiet'];
+const SMALL = ['--width', '4', '--ranks', '33', '--size', '32x32', '--engine', ENGINE, '--threads', '2', '--batch', '4', '--lr', '0.05', '--quiet'];
 
 function scratch(): string {
   const dir = mkdtempSync(join(tmpdir(), 'freqreg-train-'));
