@@ -99,8 +99,10 @@ const SORT_THRESHOLD = 16;
  * Only the partitions that reach the first `need` slots are followed (elements never cross a
  * partition boundary afterwards), so the work is a few passes over the keys, not a full sort.
  * Returns undefined if the introsort would fall back to heapsort (depth limit), never seen here.
+ * `work.scanned`, if given, receives the number of keys the partitions followed cover (the sort's
+ * work beyond filling the keys), so a caller can check that it stays a few passes.
  */
-export function upstreamSortPrefix(shape: readonly number[], need: number): Int32Array | undefined {
+export function upstreamSortPrefix(shape: readonly number[], need: number, work?: { scanned: number }): Int32Array | undefined {
   const [n0, n1, n2, n3] = shape;
   const size = n0 * n1 * n2 * n3;
   // Per-axis terms m_k(i) = i + i / Π_{j≤k}(D_j + 1) in float32, summed ((m0 + m1) + m2) + m3.
@@ -128,10 +130,12 @@ export function upstreamSortPrefix(shape: readonly number[], need: number): Int3
   const limit = Math.max(need, SORT_THRESHOLD + 1);
   let end = size; // every partition that starts before `end` has been followed
   let heapsort = false;
+  let scanned = 0;
   const introsortLoop = (first: number, last: number, depth: number): void => {
     while (last - first > SORT_THRESHOLD) {
       if (depth === 0) { heapsort = true; return; }
       depth--;
+      scanned += last - first;
       // __move_median_to_first(first, first + 1, mid, last − 1)
       const a = first + 1, b = first + ((last - first) >> 1), c = last - 1;
       if (less(a, b)) {
@@ -155,6 +159,7 @@ export function upstreamSortPrefix(shape: readonly number[], need: number): Int3
     }
   };
   introsortLoop(0, size, 2 * Math.floor(Math.log2(size)));
+  if (work) work.scanned = scanned + end;
   if (heapsort) return undefined;
   // __final_insertion_sort over [0, end): a guarded insertion sort of the first 16, then unguarded.
   for (let i = 1; i < end; i++) {
