@@ -6,25 +6,22 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toFreqregError } from '../errors.js';
-import { inspectCommand } from './inspect.js';
-import { demoCommand } from './demo.js';
-import { segmentCommand } from './segment.js';
-import { packCommand } from './pack.js';
-import { exportCommand } from './export.js';
-import { trainCommand } from './train.js';
-import { gradientsCommand } from './gradients.js';
 import { EXIT, type Command } from './command.js';
 import { PACKAGE_ROOT } from './data.js';
 import { dropOutputWhenClosed } from './stdio.js';
 
-const COMMANDS: Record<string, Command> = {
-  demo: demoCommand,
-  segment: segmentCommand,
-  inspect: inspectCommand,
-  pack: packCommand,
-  export: exportCommand,
-  train: trainCommand,
-  gradients: gradientsCommand,
+/**
+ * Each command's module, imported only when that command runs: `segment` does not pay for
+ * loading the trainer, the ONNX writer or the report pages.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  demo: async () => (await import('./demo.js')).demoCommand,
+  segment: async () => (await import('./segment.js')).segmentCommand,
+  inspect: async () => (await import('./inspect.js')).inspectCommand,
+  pack: async () => (await import('./pack.js')).packCommand,
+  export: async () => (await import('./export.js')).exportCommand,
+  train: async () => (await import('./train.js')).trainCommand,
+  gradients: async () => (await import('./gradients.js')).gradientsCommand,
 };
 
 /** The version in the package's package.json. */
@@ -32,9 +29,9 @@ export function version(): string {
   return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-function usage(): string {
+async function usage(): Promise<string> {
   const lines = ['usage: freqreg <command> [options]', '       freqreg --version', '', 'commands:'];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${c.summary}`);
+  for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(9)} ${(await load()).summary}`);
   lines.push('', 'freqreg <command> --help lists its options.');
   return lines.join('\n');
 }
@@ -54,14 +51,15 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage());
+    console.log(await usage());
     return name ? EXIT.OK : EXIT.USAGE;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    console.error(`freqreg: unknown command "${name}"\n\n${usage()}`);
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
+    console.error(`freqreg: unknown command "${name}"\n\n${await usage()}`);
     return EXIT.USAGE;
   }
+  const command = await load();
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });

@@ -1,6 +1,7 @@
 /** What every `freqreg` command is, and the exit codes they share. */
 import type { ParseArgsConfig } from 'node:util';
 import { FreqregError } from '../errors.js';
+import { ENGINE_NAMES, type EngineName } from '../engines/engine.js';
 import { maxThreads } from './kernels.js';
 
 export const EXIT = { OK: 0, SOME_FAILED: 1, USAGE: 2, REFUSED: 3, DATA_MISSING: 4 } as const;
@@ -51,4 +52,13 @@ export function secondsFlag(values: Record<string, unknown>, flag: string, fallb
     throw new FreqregError('cli', 'USAGE', `--${flag} must be a number of seconds in (0, ${MAX_SECONDS}], got "${raw}"`);
   }
   return n;
+}
+
+/** Parses `--engine`: one of ENGINE_NAMES (default auto). */
+export function parseEngineName(raw: unknown): EngineName {
+  const name = (raw ?? 'auto') as EngineName;
+  if (!ENGINE_NAMES.includes(name)) {
+    throw new FreqregError('cli', 'USAGE', `--engine must be one of ${ENGINE_NAMES.join(', ')}, got "${String(raw)}"`);
+  }
+  return name;
 }

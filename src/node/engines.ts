@@ -2,18 +2,12 @@
 import { FreqregError } from '../errors.js';
 import { createEngine, type EngineContext } from '../engines/index.js';
 import type { EngineLimits } from '../engines/budget.js';
-import { ENGINE_NAMES, type Engine, type EngineName } from '../engines/engine.js';
+import type { Engine, EngineName } from '../engines/engine.js';
 import type { LossSpec } from '../engines/gradients.js';
 import type { FrModel } from '../model.js';
 import { defaultThreads, loadKernels } from './kernels.js';
 
-export function parseEngineName(raw: unknown): EngineName {
-  const name = (raw ?? 'auto') as EngineName;
-  if (!ENGINE_NAMES.includes(name)) {
-    throw new FreqregError('cli', 'USAGE', `--engine must be one of ${ENGINE_NAMES.join(', ')}, got "${String(raw)}"`);
-  }
-  return name;
-}
+export { parseEngineName } from './command.js';
 
 export interface NodeEngineOptions {
   /** Overrides of the engine budgets (DEFAULT_LIMITS' maxDenseWeights, maxActivationBytes). */
@@ -22,6 +16,12 @@ export interface NodeEngineOptions {
   loadKernels?: (threads: number) => Promise<EngineContext>;
   /** Build for training (EngineOptions.train): the engine offers `gradients` and `setCoefficients`. */
   train?: { ranks: number };
+  /**
+   * The first kernel instance and pool, already being made (`loadKernels(threads)` started before
+   * the model was loaded, so the pool's threads start while the model is read); later rebuilds
+   * after a trap use `loadKernels`.
+   */
+  kernels?: Promise<EngineContext>;
 }
 
 /**
@@ -32,8 +32,11 @@ export interface NodeEngineOptions {
 export async function createNodeEngine(name: EngineName, model: FrModel, threads = defaultThreads(), options: NodeEngineOptions = {}): Promise<Engine> {
   const engineOptions = { limits: options.limits, train: options.train };
   if (name === 'reference') return createEngine(name, model, undefined, engineOptions);
+  let early = options.kernels;
   const make = async (): Promise<Engine> => {
-    const context = await (options.loadKernels ?? loadKernels)(threads);
+    const pending = early;
+    early = undefined; // used once: an engine rebuilt after a trap gets a fresh instance
+    const context = await (pending ?? (options.loadKernels ?? loadKernels)(threads));
     try {
       return await createEngine(name, model, context, engineOptions);
     } catch (e) {

@@ -8,14 +8,16 @@
  *
  * Each image is decoded and run in a worker thread (src/node/segment-worker.ts) under a time
  * budget (--timeout); a worker over budget is terminated, the image reported as TIMEOUT, and a
- * fresh worker takes the next image. The main thread only checks paths and writes masks.
+ * fresh worker takes the next image. The worker starts (and loads the model) while the main
+ * thread reads the folders, and gets the next images ahead of time, so that it decodes the next
+ * image and encodes the last mask while the engine runs. The main thread only checks paths and
+ * writes masks, in input order.
  */
 import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { FreqregError } from '../errors.js';
-import { exitCode, MAX_SECONDS, secondsFlag, threadsFlag, type Command } from './command.js';
-import { parseEngineName } from './engines.js';
+import { exitCode, MAX_SECONDS, parseEngineName, secondsFlag, threadsFlag, type Command } from './command.js';
 import { defaultThreads } from './kernels.js';
 import { prepareOutDir, removeStaleTemporaries, writeFileAtomic } from './files.js';
 import type { SegmentWorkerData, SegmentWorkerMessage, SerializedError } from './segment-worker.js';
@@ -88,21 +90,52 @@ function revive(e: SerializedError): FreqregError {
 
 type Outcome = { ok: true; mask: Uint8Array } | { ok: false; error: FreqregError };
 
-/** One worker at a time, replaced when it is terminated (time budget) or dies. */
+/** Images sent to the worker beyond the one awaited: the next one decodes while the engine runs. */
+export const LOOKAHEAD = 2;
+
+interface Job {
+  id: number;
+  file: string;
+  timeoutMs: number;
+  resolve: (outcome: Outcome) => void;
+  /** The worker it was sent to (sent again to a worker that replaces it). */
+  sentTo?: Worker;
+  /** Its outcome, when it came before the images ahead of it were done. */
+  outcome?: Outcome;
+}
+
+/**
+ * The image worker (src/node/segment-worker.ts), one at a time, replaced when it is terminated
+ * (time budget) or dies. Images are sent ahead of the one awaited (LOOKAHEAD) so that the worker's
+ * pipeline always has the next one; outcomes come back in the order sent. An image's time budget
+ * runs from when it is the oldest image in flight: once the images ahead of it are done, it has
+ * `timeoutMs` to finish, or the worker is terminated, the image reported as TIMEOUT, and a fresh
+ * worker takes the images after it.
+ */
 class ImageWorker {
   private worker: Worker | undefined;
+  /** The main thread's end of the channel the worker's codec sends masks on. */
+  private results: MessagePort | undefined;
   private ready: Promise<void> | undefined;
+  /** Whether the current worker has loaded the model. */
+  private loaded = false;
   private nextId = 0;
   /** Why the model could not be loaded: fatal for the whole command, not one image. */
   private loadError: FreqregError | undefined;
+  /** Images in flight, oldest first. */
+  private readonly jobs: Job[] = [];
+  /** The image whose budget is running, and its timer. */
+  private timed: Job | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   /** `loadTimeoutMs` bounds loading the model (a slow file must not hang the command). */
-  constructor(private readonly data: SegmentWorkerData, private readonly loadTimeoutMs: number) {}
+  constructor(private readonly data: Omit<SegmentWorkerData, 'results'>, private readonly loadTimeoutMs: number) {}
 
-  /** Starts a worker (loading the model) unless one is running. */
-  async open(): Promise<void> {
+  /** Starts a worker (loading the model) unless one is running; a load error stays the answer. */
+  open(): Promise<void> {
+    if (this.loadError) return Promise.reject(this.loadError);
     if (!this.worker) this.ready = this.start();
-    await this.ready;
+    return this.ready!;
   }
 
   /** Whether `e` is the model's load error rather than one image's. */
@@ -112,62 +145,142 @@ class ImageWorker {
 
   private start(): Promise<void> {
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'; // run from source under a TS loader, or from dist/
-    const worker = new Worker(new URL(`./segment-worker${ext}`, import.meta.url), { workerData: this.data });
+    const { port1: results, port2 } = new MessageChannel();
+    const worker = new Worker(new URL(`./segment-worker${ext}`, import.meta.url), {
+      workerData: { ...this.data, results: port2 } satisfies SegmentWorkerData, transferList: [port2],
+    });
     this.worker = worker;
+    this.results = results;
+    this.loaded = false;
+    const onImage = (m: SegmentWorkerMessage) => {
+      if (m.type === 'done') this.settle(m.id, { ok: true, mask: new Uint8Array(m.mask) });
+      if (m.type === 'failed') this.settle(m.id, { ok: false, error: revive(m.error) });
+    };
+    results.on('message', onImage);
+    worker.on('message', onImage);
     return new Promise<void>((resolveReady, rejectReady) => {
       const timer = setTimeout(() => {
-        cleanup();
         void this.stop();
         rejectReady((this.loadError = new FreqregError('cli', 'TIMEOUT', `loading the model took more than ${this.loadTimeoutMs / 1000} s (--load-timeout); its worker was terminated`, { file: this.data.modelPath })));
       }, this.loadTimeoutMs);
       const onMessage = (m: SegmentWorkerMessage) => {
-        if (m.type === 'ready') { cleanup(); resolveReady(); }
-        if (m.type === 'fatal') { cleanup(); void this.stop(); rejectReady((this.loadError = revive(m.error))); }
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          this.loaded = true;
+          resolveReady();
+        }
+        if (m.type === 'fatal') {
+          clearTimeout(timer);
+          void this.stop();
+          rejectReady((this.loadError = revive(m.error)));
+        }
       };
-      const onError = (e: Error) => {
-        cleanup();
-        this.worker = undefined;
-        rejectReady((this.loadError = new FreqregError('cli', 'INTERNAL', `the image worker failed to start: ${e.message}`)));
+      const onError = (e: Error & { code?: string }) => {
+        clearTimeout(timer);
+        if (worker !== this.worker) return; // terminated on purpose
+        if (!this.loaded) {
+          void this.stop();
+          rejectReady((this.loadError = new FreqregError('cli', 'INTERNAL', `the image worker failed to start: ${e.message}`)));
+          return;
+        }
+        this.died(e);
       };
-      const onExit = (code: number) => onError(new Error(`exited with code ${code}`));
-      const cleanup = () => { clearTimeout(timer); worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); };
       worker.on('message', onMessage);
       worker.on('error', onError);
-      worker.on('exit', onExit);
+      worker.on('exit', (code: number) => onError(new Error(`exited with code ${code}`)));
     });
   }
 
-  /** Mask bytes for one image, or its error; TIMEOUT after `timeoutMs` (the worker is terminated). */
-  async process(file: string, timeoutMs: number): Promise<Outcome> {
-    await this.open(); // a model that cannot be loaded throws here, for the whole command
-    const worker = this.worker!;
-    const id = this.nextId++;
-    return new Promise<Outcome>((resolveOutcome) => {
-      const finish = (outcome: Outcome) => { clearTimeout(timer); worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); resolveOutcome(outcome); };
-      const onMessage = (m: SegmentWorkerMessage) => {
-        if (m.type === 'done' && m.id === id) finish({ ok: true, mask: new Uint8Array(m.mask) });
-        if (m.type === 'failed' && m.id === id) finish({ ok: false, error: revive(m.error) });
-      };
-      const onError = (e: Error & { code?: string }) => {
-        this.worker = undefined;
-        const code = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'OUT_OF_MEMORY' : 'INTERNAL';
-        finish({ ok: false, error: new FreqregError('cli', code, `the image worker died: ${e.message}`, { file }) });
-      };
-      const onExit = (code: number) => onError(new Error(`exited with code ${code}`));
-      const timer = setTimeout(() => {
-        void this.stop();
-        finish({ ok: false, error: new FreqregError('cli', 'TIMEOUT', `not done within ${timeoutMs / 1000} s; its worker was terminated`, { file }) });
-      }, timeoutMs);
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-      worker.postMessage({ id, file });
+  /** Mask bytes for one image, or its error (never a rejection: a load error comes as the outcome). */
+  submit(file: string, timeoutMs: number): Promise<Outcome> {
+    return new Promise<Outcome>((resolve) => {
+      this.jobs.push({ id: this.nextId++, file, timeoutMs, resolve });
+      void this.dispatch();
     });
+  }
+
+  /** Sends the images in flight that the current worker has not got (starting one if needed). */
+  private async dispatch(): Promise<void> {
+    try {
+      await this.open();
+    } catch (e) {
+      // The model cannot be loaded: fatal for the command, given as every waiting image's outcome.
+      for (const job of this.jobs.splice(0)) this.finish(job, { ok: false, error: e as FreqregError });
+      return;
+    }
+    const worker = this.worker;
+    if (!worker || !this.loaded) return;
+    for (const job of this.jobs) {
+      if (job.sentTo === worker || job.outcome) continue;
+      job.sentTo = worker;
+      worker.postMessage({ id: job.id, file: job.file });
+    }
+    this.armOldest();
+  }
+
+  /** Starts the oldest image's budget, once it is in the current worker. */
+  private armOldest(): void {
+    const job = this.jobs[0];
+    if (!job || job === this.timed || !this.worker || job.sentTo !== this.worker) return;
+    clearTimeout(this.timer);
+    this.timed = job;
+    this.timer = setTimeout(() => {
+      if (this.jobs[0] !== job) return;
+      this.jobs.shift();
+      void this.stop();
+      this.finish(job, { ok: false, error: new FreqregError('cli', 'TIMEOUT', `not done within ${job.timeoutMs / 1000} s; its worker was terminated`, { file: job.file }) });
+      this.resume();
+    }, job.timeoutMs);
+  }
+
+  private finish(job: Job, outcome: Outcome): void {
+    if (this.timed === job) {
+      clearTimeout(this.timer);
+      this.timed = undefined;
+    }
+    job.resolve(outcome);
+  }
+
+  /** Records an image's outcome (the first one counts) and hands out those now in order. */
+  private settle(id: number, outcome: Outcome): void {
+    const job = this.jobs.find((j) => j.id === id);
+    if (!job || job.outcome) return;
+    job.outcome = outcome;
+    this.handOut();
+  }
+
+  /** Resolves the oldest images whose outcomes are in, then starts the next one's budget. */
+  private handOut(): void {
+    while (this.jobs[0]?.outcome) {
+      const done = this.jobs.shift()!;
+      this.finish(done, done.outcome!);
+    }
+    this.armOldest();
+  }
+
+  /** The worker died: the oldest image in flight is reported, the others go to a fresh worker. */
+  private died(e: Error & { code?: string }): void {
+    void this.stop();
+    const job = this.jobs.shift();
+    if (job) {
+      const code = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'OUT_OF_MEMORY' : 'INTERNAL';
+      this.finish(job, { ok: false, error: new FreqregError('cli', code, `the image worker died: ${e.message}`, { file: job.file }) });
+    }
+    this.resume();
+  }
+
+  /** After the worker is gone: hands out the outcomes already in, and sends the other images to a fresh worker. */
+  private resume(): void {
+    this.handOut();
+    if (this.jobs.length > 0) void this.dispatch();
   }
 
   async stop(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
+    this.loaded = false;
+    this.results?.close();
+    this.results = undefined;
     if (worker) await worker.terminate();
   }
 }
@@ -203,42 +316,71 @@ export const segmentCommand: Command = {
     const timeoutMs = secondsFlag(values, 'timeout', DEFAULT_TIMEOUT_SECONDS) * 1000;
     const loadTimeoutMs = secondsFlag(values, 'load-timeout', DEFAULT_TIMEOUT_SECONDS) * 1000;
 
-    const outDir = await prepareOutDir(values.out);
-    await removeStaleTemporaries(outDir, (name) => name.endsWith('-mask.png'));
-    const { files: inputs, skipped } = await expandInputs(positionals, outDir);
-    const printSkipped = () => {
-      if (skipped.length) console.log(`skipped ${skipped.length} folder entr${skipped.length === 1 ? 'y' : 'ies'}:`);
-      for (const s of skipped) console.log(`  ${s.path}: ${s.why}`);
-    };
-    if (inputs.length === 0) {
-      printSkipped();
-      throw new FreqregError('cli', 'DATA_MISSING', `no images among the inputs (${positionals.join(', ')}): give PNG or JPEG files, or folders holding them`);
-    }
-    const inputPaths = new Set(await Promise.all(inputs.map((f) => fs.realpath(f).catch(() => resolve(f)))));
+    // The worker starts now: its threads boot and the model loads while the folders are read.
     const worker = new ImageWorker({ modelPath: values.model, engine, threads, maxImageFileBytes: MAX_IMAGE_FILE_BYTES }, loadTimeoutMs);
+    worker.open().catch(() => undefined); // a load error is thrown below, after the inputs are checked
     const failed: { file: string; error: string }[] = [];
-    /** Mask names written, case-folded: `a.png` and `A.PNG` must not share one on a case-insensitive disk. */
-    const written = new Set<string>();
-    let done = 0;
+    let done = 0, inputCount = 0;
+    let printSkipped = () => {};
     try {
-      await worker.open();
-      for (const file of inputs) {
-        try {
-          const name = maskName(file);
-          const target = join(outDir, name);
-          if (dirname(target) !== outDir) throw new FreqregError('file', 'OUTPUT_PATH', `mask name ${JSON.stringify(name)} is not a plain file name`, { file });
-          if (written.has(name.toLowerCase())) throw new FreqregError('file', 'OUTPUT_PATH', `another input already wrote ${target} (names differ only in case?)`, { file });
-          const targetReal = await fs.realpath(target).catch(() => target);
-          if (inputPaths.has(targetReal)) throw new FreqregError('file', 'OUTPUT_PATH', `the mask would replace the input ${targetReal}`, { file });
-          if (!overwrite && (await fs.lstat(target).then(() => true, () => false))) {
-            throw new FreqregError('file', 'OUTPUT_EXISTS', `${target} exists; use --overwrite to replace it`, { file });
+      const outDir = await prepareOutDir(values.out);
+      await removeStaleTemporaries(outDir, (name) => name.endsWith('-mask.png'));
+      const { files: inputs, skipped } = await expandInputs(positionals, outDir);
+      inputCount = inputs.length;
+      printSkipped = () => {
+        if (skipped.length) console.log(`skipped ${skipped.length} folder entr${skipped.length === 1 ? 'y' : 'ies'}:`);
+        for (const s of skipped) console.log(`  ${s.path}: ${s.why}`);
+      };
+      if (inputs.length === 0) {
+        printSkipped();
+        throw new FreqregError('cli', 'DATA_MISSING', `no images among the inputs (${positionals.join(', ')}): give PNG or JPEG files, or folders holding them`);
+      }
+      const inputPaths = new Set(await Promise.all(inputs.map((f) => fs.realpath(f).catch(() => resolve(f)))));
+      /** Mask names written, case-folded: `a.png` and `A.PNG` must not share one on a case-insensitive disk. */
+      const written = new Set<string>();
+      const alreadyWritten = (name: string, target: string, file: string) => {
+        if (written.has(name.toLowerCase())) throw new FreqregError('file', 'OUTPUT_PATH', `another input already wrote ${target} (names differ only in case?)`, { file });
+      };
+      /** The mask's path for an input, checked before the image is read. */
+      const checkTarget = async (file: string): Promise<{ name: string; target: string }> => {
+        const name = maskName(file);
+        const target = join(outDir, name);
+        if (dirname(target) !== outDir) throw new FreqregError('file', 'OUTPUT_PATH', `mask name ${JSON.stringify(name)} is not a plain file name`, { file });
+        alreadyWritten(name, target, file);
+        const targetReal = await fs.realpath(target).catch(() => target);
+        if (inputPaths.has(targetReal)) throw new FreqregError('file', 'OUTPUT_PATH', `the mask would replace the input ${targetReal}`, { file });
+        if (!overwrite && (await fs.lstat(target).then(() => true, () => false))) {
+          throw new FreqregError('file', 'OUTPUT_EXISTS', `${target} exists; use --overwrite to replace it`, { file });
+        }
+        return { name, target };
+      };
+      /** Images checked and sent to the worker, or refused by the check, in input order. */
+      type Pending = { file: string } & ({ name: string; target: string; outcome: Promise<Outcome> } | { refused: unknown });
+      const pending: Pending[] = [];
+      let next = 0;
+      await worker.open(); // a model that cannot be loaded throws here, for the whole command
+      for (;;) {
+        while (next < inputs.length && pending.length <= LOOKAHEAD) {
+          const file = inputs[next++];
+          try {
+            const { name, target } = await checkTarget(file);
+            pending.push({ file, name, target, outcome: worker.submit(file, timeoutMs) });
+          } catch (e) {
+            pending.push({ file, refused: e });
           }
-          const outcome = await worker.process(file, timeoutMs);
+        }
+        const item = pending.shift();
+        if (!item) break;
+        const { file } = item;
+        try {
+          if ('refused' in item) throw item.refused;
+          const outcome = await item.outcome;
           if (!outcome.ok) throw outcome.error;
-          await writeFileAtomic(target, outcome.mask, overwrite);
-          written.add(name.toLowerCase());
+          alreadyWritten(item.name, item.target, file); // again: an image ahead of it may have written the name since it was checked
+          await writeFileAtomic(item.target, outcome.mask, overwrite);
+          written.add(item.name.toLowerCase());
           done++;
-          console.log(`${file} → ${target}`);
+          console.log(`${file} → ${item.target}`);
         } catch (e) {
           if (!(e instanceof FreqregError) || worker.isLoadError(e)) throw e;
           failed.push({ file, error: `${e.message} [${e.code}]` });
@@ -248,7 +390,7 @@ export const segmentCommand: Command = {
     } finally {
       await worker.stop();
     }
-    console.log(`${done} of ${inputs.length} images segmented${failed.length ? `, ${failed.length} failed:` : ''}`);
+    console.log(`${done} of ${inputCount} images segmented${failed.length ? `, ${failed.length} failed:` : ''}`);
     for (const f of failed) console.log(`  ${f.file}: ${f.error}`);
     printSkipped();
     return exitCode(done, failed.length);
