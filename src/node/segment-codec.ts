@@ -12,36 +12,11 @@
  * { type: 'done', id, mask, width, height } or { type: 'failed', id, error }.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { toFreqregError, type ErrorCode, type ErrorLayer, type ErrorWhere } from '../errors.js';
 import { argmaxClasses } from '../engines/reference.js';
 import { imageToTensor } from '../input.js';
 import { maskToGrey } from '../metrics.js';
 import { decodeImage, encodeGreyPng } from './png.js';
-
-export interface SerializedError { layer: ErrorLayer; code: ErrorCode; message: string; where: ErrorWhere }
-
-/** A FreqregError as plain data for postMessage (any other error becomes one first). */
-export function serializeError(e: unknown, file?: string): SerializedError {
-  const error = toFreqregError(e, 'cli', file === undefined ? undefined : { file });
-  return { layer: error.layer, code: error.code, message: error.message, where: { ...error.where } };
-}
-
-export interface CodecWorkerData {
-  /** Where finished masks (and encoding failures) go: the main thread's end of a channel. */
-  results: MessagePort;
-}
-
-export type CodecRequest =
-  | { type: 'decode'; id: number; file: string; bytes: Uint8Array; inChannels: number }
-  | { type: 'encode'; id: number; file: string; logits: Float32Array; classes: number; width: number; height: number };
-
-export type DecodeReply =
-  | { type: 'decoded'; id: number; input: Float32Array; width: number; height: number }
-  | { type: 'failed'; id: number; error: SerializedError };
-
-export type MaskReply =
-  | { type: 'done'; id: number; mask: Uint8Array; width: number; height: number }
-  | { type: 'failed'; id: number; error: SerializedError };
+import { serializeError, type CodecRequest, type CodecWorkerData, type DecodeReply, type MaskReply } from './segment-messages.js';
 
 function decode(port: MessagePort | NonNullable<typeof parentPort>, m: Extract<CodecRequest, { type: 'decode' }>): void {
   let reply: DecodeReply;

@@ -20,7 +20,7 @@ import { FreqregError } from '../errors.js';
 import { exitCode, MAX_SECONDS, parseEngineName, secondsFlag, threadsFlag, type Command } from './command.js';
 import { defaultThreads } from './kernels.js';
 import { prepareOutDir, removeStaleTemporaries, writeFileAtomic } from './files.js';
-import type { SegmentWorkerData, SegmentWorkerMessage, SerializedError } from './segment-worker.js';
+import type { SegmentJob, SegmentWorkerData, SegmentWorkerMessage, SerializedError } from './segment-messages.js';
 
 /** Largest image file read (bytes). */
 export const MAX_IMAGE_FILE_BYTES = 64 * 2 ** 20;
@@ -195,33 +195,34 @@ class ImageWorker {
   submit(file: string, timeoutMs: number): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
       this.jobs.push({ id: this.nextId++, file, timeoutMs, resolve });
-      void this.dispatch();
+      this.dispatch();
     });
   }
 
-  /** Sends the images in flight that the current worker has not got (starting one if needed). */
-  private async dispatch(): Promise<void> {
-    try {
-      await this.open();
-    } catch (e) {
-      // The model cannot be loaded: fatal for the command, given as every waiting image's outcome.
-      for (const job of this.jobs.splice(0)) this.finish(job, { ok: false, error: e as FreqregError });
-      return;
-    }
+  /**
+   * Sends the images in flight that the current worker has not got, starting one if needed: they
+   * wait in the worker while it loads the model, so the first is read as soon as the model is.
+   */
+  private dispatch(): void {
+    const ready = this.open();
     const worker = this.worker;
-    if (!worker || !this.loaded) return;
-    for (const job of this.jobs) {
-      if (job.sentTo === worker || job.outcome) continue;
-      job.sentTo = worker;
-      worker.postMessage({ id: job.id, file: job.file });
+    if (worker) {
+      for (const job of this.jobs) {
+        if (job.sentTo === worker || job.outcome) continue;
+        job.sentTo = worker;
+        worker.postMessage({ id: job.id, file: job.file } satisfies SegmentJob);
+      }
     }
-    this.armOldest();
+    ready.then(() => this.armOldest(), (e: FreqregError) => {
+      // The model cannot be loaded: fatal for the command, given as every waiting image's outcome.
+      for (const job of this.jobs.splice(0)) this.finish(job, { ok: false, error: e });
+    });
   }
 
   /** Starts the oldest image's budget, once it is in the current worker. */
   private armOldest(): void {
     const job = this.jobs[0];
-    if (!job || job === this.timed || !this.worker || job.sentTo !== this.worker) return;
+    if (!job || job === this.timed || !this.loaded || job.sentTo !== this.worker) return;
     clearTimeout(this.timer);
     this.timed = job;
     this.timer = setTimeout(() => {
@@ -272,7 +273,7 @@ class ImageWorker {
   /** After the worker is gone: hands out the outcomes already in, and sends the other images to a fresh worker. */
   private resume(): void {
     this.handOut();
-    if (this.jobs.length > 0) void this.dispatch();
+    if (this.jobs.length > 0) this.dispatch();
   }
 
   async stop(): Promise<void> {
@@ -358,8 +359,7 @@ export const segmentCommand: Command = {
       type Pending = { file: string } & ({ name: string; target: string; outcome: Promise<Outcome> } | { refused: unknown });
       const pending: Pending[] = [];
       let next = 0;
-      await worker.open(); // a model that cannot be loaded throws here, for the whole command
-      for (;;) {
+      for (let first = true; ; first = false) {
         while (next < inputs.length && pending.length <= LOOKAHEAD) {
           const file = inputs[next++];
           try {
@@ -369,6 +369,7 @@ export const segmentCommand: Command = {
             pending.push({ file, refused: e });
           }
         }
+        if (first) await worker.open(); // a model that cannot be loaded throws here, for the whole command
         const item = pending.shift();
         if (!item) break;
         const { file } = item;
