@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Ceiling } from './ceiling.js';
+import type { CliCaseResult } from './cli-case.js';
 
 export interface KernelRow {
   variant: string; name: string; shape: string; threads: number; gflop: number; cold_s: number; median_s: number; runs: number;
@@ -42,6 +43,8 @@ export interface BenchResult {
   refused?: { config: Record<string, string | number>; code?: string; reason: string }[];
   ratios: { threads: number; freqreg: string; peer: string; ratio: number }[];
   onnx?: { bytes: number; seconds: number; opset: number };
+  /** The whole `freqreg segment` process (bench/cli-case.ts): one photo, and the 16 in one command. */
+  wholeProcess?: CliCaseResult[];
 }
 
 const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
@@ -91,6 +94,13 @@ export function renderMarkdown(r: BenchResult): string {
   out.push('', '**End to end**, upstream model, `in0000.png` (1918×1280: scaled ×2, nearest neighbour); one process per row; images/s from a batch where measured, else 1 / median; peak RSS of the process after the cold and warm runs, and after the batch (each run returns a fresh logits array, which V8 collects lazily):', '', e2e(r.endToEnd, false));
   for (const x of r.refused ?? []) {
     out.push('', `Not run: \`${x.config.engine ?? x.config.peer}\`, ${x.config.threads} thread(s), image ×${x.config.scale ?? 1}: ${x.code ? `refused (${x.code}) — ` : ''}${x.reason}.`);
+  }
+  if (r.wholeProcess?.length) {
+    out.push('', '**Whole process**: the built `freqreg segment` command with the upstream model, 2 threads, timed from spawn to exit (Node\'s start, imports, model, kernels, threads, decoding, the engine, encoding and writing):', '',
+      table(['command', 'build', 'runs', 'median s', 'images/s'], r.wholeProcess.flatMap((w) => w.builds.map((b, i) => [
+        w.mode === 'one' ? '`freqreg segment in0000.png`' : `${w.images} images through \`segment\` (one command)`,
+        i === 0 ? 'this' : b.root, b.seconds.length, `**${f(b.medianSeconds, 3)}**`, f(b.imagesPerSecond),
+      ]))));
   }
   if (r.peerResults.length) {
     out.push('', `**Peers**: the same model exported by \`freqreg export --onnx\` (dense, opset 13${r.onnx ? `, ${(r.onnx.bytes / 2 ** 20).toFixed(1)} MiB, written in ${f(r.onnx.seconds)} s` : ''}), same image, each run right after freqreg's runs with as many threads:`, '', e2e(r.peerResults, true));

@@ -20,8 +20,13 @@
  *                                    # backward (bench/backward-case.ts) against its forward alone,
  *                                    # 240×160 and 959×640, 1 and 2 threads, one process each
  *   npm run bench -- --train-only    # only the training steps (5. below; about 10 minutes with PyTorch)
+ *   npm run bench -- --cli-only      # only the whole-process rows (6. below; about 20 s)
  *   5. training steps per second at 240×160 and 959×640, 1 and 2 threads, beside PyTorch's step
  *      where python3 has torch (bench/train.ts).
+ *   6. the whole `freqreg segment` process (bench/cli-case.ts), 2 threads: one photo (median of 5
+ *      runs, seconds from spawn to exit) and the 16 upstream photos in one command (median of 3,
+ *      images/s). `--cli-baseline=DIR` times another build (a folder with bin/ and dist/, e.g. a
+ *      checkout of an earlier commit, built) in the same run, its runs interleaved with ours.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +39,7 @@ import { exportOnnx } from '../src/onnx-export.js';
 import { trainBench } from './train.js';
 import { installPeers, peerInstalled } from './peers.js';
 import { renderMarkdown, type BenchResult, type CaseResult, type KernelsResult, type SpectralKernel, type TrainResult } from './report.js';
+import type { CliCaseResult } from './cli-case.js';
 
 interface TrainCase { width: number; height: number; ranks?: number; medianSeconds: number; warmSeconds: number[]; peakRssMiB: number }
 
@@ -41,6 +47,8 @@ const quick = process.argv.includes('--quick');
 const backwardOnly = process.argv.includes('--backward-only');
 const trainOnly = process.argv.includes('--train-only');
 const peers = process.argv.includes('--peers');
+const cliOnly = process.argv.includes('--cli-only');
+const cliBaseline = process.argv.find((a) => a.startsWith('--cli-baseline='))?.slice('--cli-baseline='.length);
 const here = fileURLToPath(new URL('.', import.meta.url));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsDir = join(PACKAGE_ROOT, 'bench', 'results');
@@ -77,6 +85,32 @@ if (backwardOnly) {
   machine.loadAfter = load();
   const file = join(resultsDir, `bench-backward-${stamp}.json`);
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, backward }, null, 2));
+  console.log(`\nload averages after: ${machine.loadAfter.join(', ')}\nwritten ${file}`);
+  process.exit(0);
+}
+
+/** The whole `freqreg segment` process: one photo, and the 16 photos in one command (bench/cli-case.ts). */
+function wholeProcessRows(): CliCaseResult[] {
+  console.log(`\nwhole process, built command, upstream model, 2 threads${cliBaseline ? `, beside ${cliBaseline} (runs interleaved)` : ''}:`);
+  const roots = [PACKAGE_ROOT, ...(cliBaseline ? [cliBaseline] : [])].join(',');
+  const rows: CliCaseResult[] = [];
+  for (const [mode, runs] of [['one', 5], ['batch', 3]] as const) {
+    const r = lastJson<CliCaseResult>(node('cli-case.js', [`--mode=${mode}`, `--runs=${runs}`, '--threads=2', `--roots=${roots}`], true));
+    rows.push(r);
+    for (const b of r.builds) {
+      const what = mode === 'one' ? 'freqreg segment in0000.png' : `${r.images} images through segment`;
+      const figure = mode === 'one' ? `${b.medianSeconds.toFixed(3)} s` : `${b.imagesPerSecond.toFixed(2)} images/s (${b.medianSeconds.toFixed(2)} s)`;
+      console.log(`  ${what.padEnd(30)} ${figure.padEnd(28)} median of ${runs}  ${b.root === PACKAGE_ROOT ? 'this build' : b.root}  load ${load()[0]}`);
+    }
+  }
+  return rows;
+}
+
+if (cliOnly) {
+  const wholeProcess = wholeProcessRows();
+  machine.loadAfter = load();
+  const file = join(resultsDir, `bench-cli-${stamp}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, wholeProcess }, null, 2));
   console.log(`\nload averages after: ${machine.loadAfter.join(', ')}\nwritten ${file}`);
   process.exit(0);
 }
@@ -207,13 +241,15 @@ for (const t of [1, 2]) {
 if (ratios.length) console.log('\nseconds per image, peer / freqreg (same threads, same run; > 1: freqreg faster):');
 for (const r of ratios) console.log(`  ${r.threads} thread(s): ${r.peer.padEnd(22)} / freqreg ${r.freqreg.padEnd(8)} = ${r.ratio.toFixed(2)}×`);
 
+const wholeProcess = wholeProcessRows();
 const backward = await backwardRows();
 const training = await trainBench(dataDir, scratchDir, quick);
 
 machine.loadAfter = load();
 const result: BenchResult & { backward: TrainResult[]; training: typeof training } = {
   date: new Date().toISOString(), quick, peers, machine, ceiling: kernels.ceiling, kernels: kernels.rows, convTotals: kernels.totals,
-  spectralKernels: spectral.spectralKernels, spectralTwinLogitsRelative: spectral.twinLogitsRelative, endToEnd, peerResults, refused, ratios, onnx, backward, training,
+  spectralKernels: spectral.spectralKernels, spectralTwinLogitsRelative: spectral.twinLogitsRelative, endToEnd, peerResults, refused, ratios, onnx,
+  wholeProcess, backward, training,
 };
 const file = join(resultsDir, `bench-${stamp}.json`);
 writeFileSync(file, JSON.stringify(result, null, 2));
