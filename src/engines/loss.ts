@@ -68,9 +68,13 @@ export function segmentationLoss(logits: ArrayLike<number>, classes: number, wid
     let m = -Infinity;
     for (let k = 0; k < classes; k++) m = Math.max(m, logits[k * n + p]);
     let z = 0;
-    for (let k = 0; k < classes; k++) z += Math.exp(logits[k * n + p] - m);
     for (let k = 0; k < classes; k++) {
-      const v = Math.exp(logits[k * n + p] - m) / z;
+      const e = Math.exp(logits[k * n + p] - m);
+      s[k * n + p] = e;
+      z += e;
+    }
+    for (let k = 0; k < classes; k++) {
+      const v = s[k * n + p] / z;
       s[k * n + p] = v;
       probSum += v;
     }
