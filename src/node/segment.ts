@@ -127,6 +127,7 @@ class ImageWorker {
   /** The image whose budget is running, and its timer. */
   private timed: Job | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopping: Promise<void> = Promise.resolve();
 
   /** `loadTimeoutMs` bounds loading the model (a slow file must not hang the command). */
   constructor(private readonly data: Omit<SegmentWorkerData, 'results'>, private readonly loadTimeoutMs: number) {}
@@ -276,13 +277,15 @@ class ImageWorker {
     if (this.jobs.length > 0) this.dispatch();
   }
 
-  async stop(): Promise<void> {
+  /** Terminates the worker; resolves when the last one asked to stop has stopped. */
+  stop(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
     this.loaded = false;
     this.results?.close();
     this.results = undefined;
-    if (worker) await worker.terminate();
+    if (worker) this.stopping = worker.terminate().then(() => undefined);
+    return this.stopping;
   }
 }
 
@@ -376,6 +379,7 @@ export const segmentCommand: Command = {
         try {
           if ('refused' in item) throw item.refused;
           const outcome = await item.outcome;
+          if (pending.length === 0 && next === inputs.length) void worker.stop(); // the last image: the threads wind down while its mask is written
           if (!outcome.ok) throw outcome.error;
           alreadyWritten(item.name, item.target, file); // again: an image ahead of it may have written the name since it was checked
           await writeFileAtomic(item.target, outcome.mask, overwrite);
