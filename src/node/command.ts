@@ -2,7 +2,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { FreqregError } from '../errors.js';
 import { ENGINE_NAMES, type EngineName } from '../engines/engine.js';
-import { maxThreads } from './kernels.js';
+import { maxThreads } from './cores.js';
 
 export const EXIT = { OK: 0, SOME_FAILED: 1, USAGE: 2, REFUSED: 3, DATA_MISSING: 4 } as const;
 

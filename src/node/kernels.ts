@@ -3,12 +3,12 @@
  * over shared memory when more than one thread is asked for.
  */
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { instantiateKernels, PAGE_BYTES, type KernelInstance } from '../wasm/instance.js';
 import { serialParallel, type Parallel } from '../wasm/parallel.js';
 import { PACKAGE_ROOT } from './data.js';
+import { maxThreads } from './cores.js';
 import { createThreadPool } from './threads.js';
 
 const modules = new Map<string, WebAssembly.Module>();
@@ -22,18 +22,7 @@ function compiled(file: string): WebAssembly.Module {
   return m;
 }
 
-/** Threads used when none are asked for: the cores Node reports, at most 8. */
-export function defaultThreads(): number {
-  return Math.min(availableParallelism(), 8);
-}
-
-/**
- * Most threads one engine may use: the cores Node reports. Each thread is a worker with its own
- * heap and kernel instance, so more threads than cores only cost memory.
- */
-export function maxThreads(): number {
-  return availableParallelism();
-}
+export { defaultThreads, maxThreads } from './cores.js';
 
 /** Maximum kernel memory in Node (bytes). */
 export const NODE_MAX_MEMORY = 2 ** 31;

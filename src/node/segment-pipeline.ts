@@ -109,7 +109,8 @@ export async function runPipeline(port: MessagePort | NonNullable<typeof parentP
   let next = await sendNext();
   let engine: Engine;
   try {
-    engine = await createNodeEngine(data.engine, model, data.threads, { kernels });
+    // `auto` is built as the form chosen above (the same engine; its plan is not made twice).
+    engine = await createNodeEngine(data.engine === 'auto' ? form : data.engine, model, data.threads, { kernels });
   } catch (e) {
     return fatal(e);
   }

@@ -18,7 +18,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { FreqregError } from '../errors.js';
 import { exitCode, MAX_SECONDS, parseEngineName, secondsFlag, threadsFlag, type Command } from './command.js';
-import { defaultThreads } from './kernels.js';
+import { defaultThreads } from './cores.js';
 import { prepareOutDir, removeStaleTemporaries, writeFileAtomic } from './files.js';
 import type { SegmentJob, SegmentWorkerData, SegmentWorkerMessage, SerializedError } from './segment-messages.js';
 
