@@ -12,7 +12,7 @@ import { setTrainableValues, trainableModel, type TrainableModel } from './train
 import type { GradientResult } from './gradients.js';
 import { createDenseEngine } from './dense.js';
 import { createSpectralEngine } from './spectral.js';
-import { planSpectral } from './spectral-plan.js';
+import { chooseForm } from './spectral-plan.js';
 
 export interface EngineContext {
   kernels: KernelInstance;
@@ -76,17 +76,9 @@ async function createUnguarded(name: EngineName, model: FrModel, limits: EngineL
   }
 }
 
-/** Size the auto engine plans for: the layers' cost ratios barely depend on it. */
-export const AUTO_PLAN_SIZE = 256;
-
-/**
- * The form `auto` runs the whole network in: the one with fewer planned FLOPs (spectral for every
- * sparse FR model; dense for models whose coefficients fill most of the tensor).
- */
-export function chooseForm(model: FrModel): 'spectral' | 'dense' {
-  const plan = planSpectral(model, AUTO_PLAN_SIZE, AUTO_PLAN_SIZE);
-  return plan.total.spectral.flops <= plan.total.dense.flops ? 'spectral' : 'dense';
-}
+// The form `auto` runs in is the planner's choice (in spectral-plan.ts, which a caller can import
+// without the engines).
+export { AUTO_PLAN_SIZE, chooseForm } from './spectral-plan.js';
 
 function withName(engine: Engine, name: EngineName, form: string): Engine {
   return Object.assign(engine, { name, form });

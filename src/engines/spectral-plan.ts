@@ -246,3 +246,15 @@ export function formatPlan(plan: SpectralPlan): string {
     `total: spectral ${g(t.spectral.flops)} GFLOP, dense ${g(t.dense.flops)} GFLOP, per-layer best ${g(t.best.flops)} GFLOP`,
   ].join('\n');
 }
+
+/** Size the auto engine plans for: the layers' cost ratios barely depend on it. */
+export const AUTO_PLAN_SIZE = 256;
+
+/**
+ * The form `auto` runs the whole network in: the one with fewer planned FLOPs (spectral for every
+ * sparse FR model; dense for models whose coefficients fill most of the tensor).
+ */
+export function chooseForm(model: FrModel): 'spectral' | 'dense' {
+  const plan = planSpectral(model, AUTO_PLAN_SIZE, AUTO_PLAN_SIZE);
+  return plan.total.spectral.flops <= plan.total.dense.flops ? 'spectral' : 'dense';
+}

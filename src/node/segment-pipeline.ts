@@ -4,24 +4,26 @@
  * the mask of image i − 1. Each image is read and checked against the engine's budget here
  * (before it is decoded), decoded by the codec, run here, and its logits handed to the codec,
  * which sends the mask straight to the main thread. The first image is read as soon as the model
- * is loaded, so it decodes while the engine is built.
+ * is loaded, so it decodes while the engines are imported and the engine is built.
  */
 import type { MessagePort, parentPort, Worker } from 'node:worker_threads';
 import { checkActivations, type EngineForm } from '../engines/budget.js';
-import { chooseForm, type EngineContext } from '../engines/index.js';
+import type { EngineContext } from '../engines/index.js';
+import { chooseForm } from '../engines/spectral-plan.js';
 import type { Engine } from '../engines/engine.js';
 import { DEFAULT_LIMITS } from '../formats/limits.js';
 import { readJpegLayout } from '../image/jpeg.js';
+import { inspectPng } from '../image/png.js';
 import { imageFormatOf } from '../image/sniff.js';
 import { checkInputSize } from '../input.js';
 import type { FrModel } from '../model.js';
-import { createNodeEngine } from './engines.js';
 import { readRegularFile } from './files.js';
 import { loadModelFile } from './load.js';
-import { inspectPng } from './png.js';
 import {
   serializeError, type CodecRequest, type DecodeReply, type SegmentJob, type SegmentWorkerData, type SegmentWorkerMessage, type SerializedError,
 } from './segment-messages.js';
+
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'; // run from source under a TS loader, or from dist/
 
 /** The images the main thread sent, in order; they may come before the model is loaded. */
 export interface JobQueue {
@@ -109,6 +111,8 @@ export async function runPipeline(port: MessagePort | NonNullable<typeof parentP
   let next = await sendNext();
   let engine: Engine;
   try {
+    // The engines are imported only now, while the codec decodes the first image.
+    const { createNodeEngine } = await import(`./engines${ext}`) as typeof import('./engines.js');
     // `auto` is built as the form chosen above (the same engine; its plan is not made twice).
     engine = await createNodeEngine(data.engine === 'auto' ? form : data.engine, model, data.threads, { kernels });
   } catch (e) {
