@@ -52,6 +52,7 @@ t.test(`edge worker in workerd (engine ${engine})`, async (t) => {
       const res = await fetch(`${base}/segment`, { method: 'POST', body: readFileSync(image) });
       t.equal(res.status, 200, `${f.input}: 200`);
       t.equal(res.headers.get('content-type'), 'image/png', `${f.input}: image/png`);
+      t.match(res.headers.get('x-freqreg-form'), /^(spectral|dense)$/, `${f.input}: the form the engine runs in`);
       const got = decodePng(new Uint8Array(await res.arrayBuffer()));
       const want = await nodeClasses(model, image, engine, 1);
       t.same([got.width, got.height, got.channels], [want.width, want.height, 1], `${f.input}: ${want.width}×${want.height} grey`);

@@ -66,11 +66,14 @@ export function segmentationLoss(logits: ArrayLike<number>, classes: number, wid
   const s = new Float64Array(classes * n); // (classes, height, width)
   let ceSum = 0, probSum = 0, trueProbSum = 0;
   for (let p = 0; p < n; p++) {
-    let m = -Infinity;
-    for (let k = 0; k < classes; k++) m = Math.max(m, logits[k * n + p]);
+    let m = -Infinity, top = 0;
+    for (let k = 0; k < classes; k++) {
+      const v = logits[k * n + p];
+      if (v > m) { m = v; top = k; }
+    }
     let z = 0;
     for (let k = 0; k < classes; k++) {
-      const e = Math.exp(logits[k * n + p] - m);
+      const e = k === top ? 1 : Math.exp(logits[k * n + p] - m); // exp(0) = 1: one exp fewer per pixel
       s[k * n + p] = e;
       z += e;
     }
