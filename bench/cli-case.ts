@@ -14,15 +14,15 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { findDataDir, PACKAGE_ROOT } from '../src/node/data.js';
 
 export interface CliCaseResult {
   mode: 'one' | 'batch';
   threads: number;
   images: number;
-  /** Per build (its root folder): wall seconds of every run, and the median. */
-  builds: { root: string; seconds: number[]; medianSeconds: number; imagesPerSecond: number }[];
+  /** Per build ('this build', or another build's folder name): wall seconds of every run, and the median. */
+  builds: { build: string; seconds: number[]; medianSeconds: number; imagesPerSecond: number }[];
 }
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -61,7 +61,7 @@ const result: CliCaseResult = {
   mode, threads, images,
   builds: roots.map((root, i) => {
     const m = median(seconds[i]!);
-    return { root, seconds: seconds[i]!, medianSeconds: m, imagesPerSecond: images / m };
+    return { build: root === PACKAGE_ROOT ? 'this build' : basename(root), seconds: seconds[i]!, medianSeconds: m, imagesPerSecond: images / m };
   }),
 };
 console.log(JSON.stringify(result));

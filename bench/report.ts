@@ -97,9 +97,9 @@ export function renderMarkdown(r: BenchResult): string {
   }
   if (r.wholeProcess?.length) {
     out.push('', '**Whole process**: the built `freqreg segment` command with the upstream model, 2 threads, timed from spawn to exit (Node\'s start, imports, model, kernels, threads, decoding, the engine, encoding and writing):', '',
-      table(['command', 'build', 'runs', 'median s', 'images/s'], r.wholeProcess.flatMap((w) => w.builds.map((b, i) => [
+      table(['command', 'build', 'runs', 'median s', 'images/s'], r.wholeProcess.flatMap((w) => w.builds.map((b) => [
         w.mode === 'one' ? '`freqreg segment in0000.png`' : `${w.images} images through \`segment\` (one command)`,
-        i === 0 ? 'this' : b.root, b.seconds.length, `**${f(b.medianSeconds, 3)}**`, f(b.imagesPerSecond),
+        b.build, b.seconds.length, `**${f(b.medianSeconds, 3)}**`, f(b.imagesPerSecond),
       ]))));
   }
   if (r.peerResults.length) {

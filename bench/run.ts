@@ -100,7 +100,7 @@ function wholeProcessRows(): CliCaseResult[] {
     for (const b of r.builds) {
       const what = mode === 'one' ? 'freqreg segment in0000.png' : `${r.images} images through segment`;
       const figure = mode === 'one' ? `${b.medianSeconds.toFixed(3)} s` : `${b.imagesPerSecond.toFixed(2)} images/s (${b.medianSeconds.toFixed(2)} s)`;
-      console.log(`  ${what.padEnd(30)} ${figure.padEnd(28)} median of ${runs}  ${b.root === PACKAGE_ROOT ? 'this build' : b.root}  load ${load()[0]}`);
+      console.log(`  ${what.padEnd(30)} ${figure.padEnd(28)} median of ${runs}  ${b.build}  load ${load()[0]}`);
     }
   }
   return rows;
