@@ -1,7 +1,8 @@
 /**
  * The messages between `freqreg segment`'s threads: the main thread (src/node/segment.ts), the
- * image worker (src/node/segment-worker.ts) and its codec (src/node/segment-codec.ts). Errors
- * cross as plain data and are revived as FreqregError on the main thread.
+ * image worker (src/node/segment-worker.ts) and its decoder (src/node/segment-decoder.ts), which the
+ * main thread starts together. Errors cross as plain data and are revived as FreqregError on the
+ * main thread.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { toFreqregError, type ErrorCode, type ErrorLayer, type ErrorWhere } from '../errors.js';
@@ -20,35 +21,30 @@ export interface SegmentWorkerData {
   engine: EngineName;
   threads: number;
   maxImageFileBytes: number;
-  /** Where the masks go (the main thread's end of a channel; the codec posts to it). */
-  results: MessagePort;
+  /** The image worker's end of its channel to the decoder. */
+  decoder: MessagePort;
 }
 
 /** Main thread → image worker: one image, in input order. */
 export interface SegmentJob { id: number; file: string }
 
-/** Image worker → main thread (and, for masks, codec → main thread through `results`). */
+/** Image worker → main thread. */
 export type SegmentWorkerMessage =
   | { type: 'ready' }
   | { type: 'fatal'; error: SerializedError }
-  | MaskReply;
+  /** An image's logits (classes, height, width): the main thread makes the mask while the engine runs the next. */
+  | { type: 'logits'; id: number; logits: Float32Array; classes: number; width: number; height: number }
+  | { type: 'failed'; id: number; error: SerializedError };
 
-export interface CodecWorkerData {
-  /** Where finished masks (and encoding failures) go: the main thread's end of a channel. */
-  results: MessagePort;
+export interface DecoderWorkerData {
+  /** The decoder's end of its channel to the image worker: requests in, decoded images out. */
+  requests: MessagePort;
 }
 
-/** Image worker → codec. */
-export type CodecRequest =
-  | { type: 'decode'; id: number; file: string; bytes: Uint8Array; inChannels: number }
-  | { type: 'encode'; id: number; file: string; logits: Float32Array; classes: number; width: number; height: number };
+/** Image worker → decoder: an image file's bytes to decode. */
+export interface DecodeRequest { id: number; file: string; bytes: Uint8Array; inChannels: number }
 
 /** Codec → image worker: the network input of an image, or why not. */
 export type DecodeReply =
   | { type: 'decoded'; id: number; input: Float32Array; width: number; height: number }
-  | { type: 'failed'; id: number; error: SerializedError };
-
-/** Codec → main thread: the mask PNG of an image, or why not. */
-export type MaskReply =
-  | { type: 'done'; id: number; mask: Uint8Array; width: number; height: number }
   | { type: 'failed'; id: number; error: SerializedError };

@@ -1,12 +1,12 @@
 /**
  * The image pipeline of `freqreg segment`'s worker (src/node/segment-worker.ts starts it): while
- * the engine runs image i, the codec (src/node/segment-codec.ts) decodes image i + 1 and encodes
- * the mask of image i − 1. Each image is read and checked against the engine's budget here
- * (before it is decoded), decoded by the codec, run here, and its logits handed to the codec,
- * which sends the mask straight to the main thread. The first image is read as soon as the model
+ * the engine runs image i, the decoder (src/node/segment-decoder.ts) decodes image i + 1 and the
+ * main thread makes the mask of image i − 1. Each image is read and checked against the engine's
+ * budget here (before it is decoded), decoded by the decoder, run here, and its logits sent to
+ * the main thread. The first image is read as soon as the model
  * is loaded, so it decodes while the engines are imported and the engine is built.
  */
-import type { MessagePort, parentPort, Worker } from 'node:worker_threads';
+import type { MessagePort, parentPort } from 'node:worker_threads';
 import { checkActivations, type EngineForm } from '../engines/budget.js';
 import type { EngineContext } from '../engines/index.js';
 import { chooseForm } from '../engines/spectral-plan.js';
@@ -20,7 +20,7 @@ import type { FrModel } from '../model.js';
 import { readRegularFile } from './files.js';
 import { loadModelFile } from './load.js';
 import {
-  serializeError, type CodecRequest, type DecodeReply, type SegmentJob, type SegmentWorkerData, type SegmentWorkerMessage, type SerializedError,
+  serializeError, type DecodeRequest, type DecodeReply, type SegmentJob, type SegmentWorkerData, type SegmentWorkerMessage, type SerializedError,
 } from './segment-messages.js';
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'; // run from source under a TS loader, or from dist/
@@ -55,9 +55,10 @@ function owned(a: Float32Array): Float32Array<ArrayBuffer> {
 
 /**
  * Loads the model and runs the pipeline over the images `jobs` gives, for ever (the main thread
- * terminates this worker). `codec` and `kernels` were started before this module was imported.
+ * terminates this worker). `kernels` was started before this module was imported.
  */
-export async function runPipeline(port: MessagePort | NonNullable<typeof parentPort>, data: SegmentWorkerData, jobs: JobQueue, codec: Worker, kernels: Promise<EngineContext> | undefined): Promise<void> {
+export async function runPipeline(port: MessagePort | NonNullable<typeof parentPort>, data: SegmentWorkerData, jobs: JobQueue, kernels: Promise<EngineContext> | undefined): Promise<void> {
+  const { decoder } = data;
   const fatal = async (e: unknown) => {
     await kernels?.then((k) => k.parallel.dispose(), () => undefined);
     port.postMessage({ type: 'fatal', error: serializeError(e) } satisfies SegmentWorkerMessage);
@@ -74,13 +75,13 @@ export async function runPipeline(port: MessagePort | NonNullable<typeof parentP
   const inChannels = model.arch.inChannels;
 
   const decoding = new Map<number, (reply: DecodeReply) => void>();
-  codec.on('message', (reply: DecodeReply) => decoding.get(reply.id)?.(reply));
+  decoder.on('message', (reply: DecodeReply) => decoding.get(reply.id)?.(reply));
   const failed = (id: number, error: SerializedError) => port.postMessage({ type: 'failed', id, error } satisfies SegmentWorkerMessage);
 
   /**
    * Reads one image and checks its size against the engine's budget before it is decoded (as
    * checkImageBudget, from the form and threads the engine has or will have), then hands it to the
-   * codec. Gives a function that waits for the decoded image (undefined once its failure is
+   * decoder. Gives a function that waits for the decoded image (undefined once its failure is
    * reported).
    */
   const send = async (job: SegmentJob): Promise<() => Promise<Decoded | undefined>> => {
@@ -92,7 +93,7 @@ export async function runPipeline(port: MessagePort | NonNullable<typeof parentP
         checkActivations(model, form, size.width, size.height, DEFAULT_LIMITS, threads);
       }
       const decoded = new Promise<DecodeReply>((resolve) => decoding.set(job.id, resolve));
-      codec.postMessage({ type: 'decode', id: job.id, file: job.file, bytes, inChannels } satisfies CodecRequest, [bytes.buffer as ArrayBuffer]); // readRegularFile's own buffer
+      decoder.postMessage({ id: job.id, file: job.file, bytes, inChannels } satisfies DecodeRequest, [bytes.buffer as ArrayBuffer]); // readRegularFile's own buffer
       return async () => {
         const reply = await decoded;
         decoding.delete(job.id);
@@ -104,14 +105,14 @@ export async function runPipeline(port: MessagePort | NonNullable<typeof parentP
       return async () => undefined;
     }
   };
-  /** The next image, sent to the codec now if it is queued, else when it comes. */
+  /** The next image, sent to the decoder now if it is queued, else when it comes. */
   const sendNext = async () => (jobs.queued() ? send(jobs.take()) : async () => (await send(await jobs.next()))());
 
   // The first image is decoding while the engine is built.
   let next = await sendNext();
   let engine: Engine;
   try {
-    // The engines are imported only now, while the codec decodes the first image.
+    // The engines are imported only now, while the first image decodes.
     const { createNodeEngine } = await import(`./engines${ext}`) as typeof import('./engines.js');
     // `auto` is built as the form chosen above (the same engine; its plan is not made twice).
     engine = await createNodeEngine(data.engine === 'auto' ? form : data.engine, model, data.threads, { kernels });
@@ -121,16 +122,16 @@ export async function runPipeline(port: MessagePort | NonNullable<typeof parentP
   port.postMessage({ type: 'ready' } satisfies SegmentWorkerMessage);
   for (;;) {
     const current = await next();
-    // The next image goes to the codec before the engine blocks this thread (when it is queued already).
+    // The next image goes to the decoder before the engine blocks this thread (when it is queued already).
     next = await sendNext();
     if (!current) continue;
     const { job, input, width, height } = current;
     try {
       const logits = await engine.run(input, width, height);
       const values = owned(logits.data);
-      codec.postMessage({
-        type: 'encode', id: job.id, file: job.file, logits: values, classes: logits.classes, width: logits.width, height: logits.height,
-      } satisfies CodecRequest, [values.buffer]);
+      port.postMessage({
+        type: 'logits', id: job.id, logits: values, classes: logits.classes, width: logits.width, height: logits.height,
+      } satisfies SegmentWorkerMessage, [values.buffer]);
     } catch (e) {
       failed(job.id, serializeError(e, job.file));
     }

@@ -2,35 +2,27 @@
  * The worker behind `freqreg segment` (src/node/segment.ts): loads the model once, then turns
  * image files into mask PNG bytes. It never writes a file: the main thread checks the output path
  * and writes atomically. Running here lets the main thread enforce the per-image time budget by
- * terminating this worker (a WASM loop cannot be interrupted any other way); the codec worker it
- * starts (src/node/segment-codec.ts) ends with it.
+ * terminating this worker (a WASM loop cannot be interrupted any other way), and its decoder
+ * (src/node/segment-decoder.ts), which the main thread starts beside it and stops with it.
  *
- * Start-up overlaps: this module imports little, and starts the codec worker and the kernel
- * instance with its thread pool before it imports the engines and the model readers
- * (src/node/segment-pipeline.ts, which then loads the model), so the threads boot while the rest
- * is imported and the model is decompressed and parsed.
+ * Start-up overlaps: this module imports little, and starts the kernel instance with its thread
+ * pool before it imports the engines and the model readers (src/node/segment-pipeline.ts, which
+ * then loads the model), so the pool's threads boot while the rest is imported and the model is
+ * decompressed and parsed; the decoder boots meanwhile in its own thread.
  *
  * Messages in: { id, file }, in order (the main thread sends a few ahead). Out: { type: 'ready' }
  * once the model is loaded, { type: 'fatal', error } if it cannot be, then per image
- * { type: 'failed', id, error } from here when reading, decoding or the engine fails; the codec
- * sends { type: 'done', id, mask, width, height } (or 'failed') to `results`.
+ * { type: 'logits', id, logits, classes, width, height } (the main thread makes the mask while
+ * the engine runs the next image) or { type: 'failed', id, error } when reading, decoding or the
+ * engine fails.
  */
-import { parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { EngineContext } from '../engines/index.js';
 import { loadKernels } from './kernels.js';
-import type { CodecWorkerData, SegmentJob, SegmentWorkerData } from './segment-messages.js';
+import type { SegmentJob, SegmentWorkerData } from './segment-messages.js';
 import type { JobQueue } from './segment-pipeline.js';
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'; // run from source under a TS loader, or from dist/
-
-function startCodec(results: MessagePort): Worker {
-  const data: CodecWorkerData = { results };
-  const codec = new Worker(new URL(`./segment-codec${ext}`, import.meta.url), { workerData: data, transferList: [results] });
-  // A codec that dies takes this worker with it: the main thread reports the image and starts afresh.
-  codec.on('error', (e) => { throw e; });
-  codec.on('exit', (code) => { throw new Error(`the image codec exited with code ${code}`); });
-  return codec;
-}
 
 /** Images from the main thread, queued from the start (they may come before the model is loaded). */
 function jobQueue(port: NonNullable<typeof parentPort>): JobQueue {
@@ -53,12 +45,11 @@ function jobQueue(port: NonNullable<typeof parentPort>): JobQueue {
 
 async function start(port: NonNullable<typeof parentPort>, data: SegmentWorkerData): Promise<void> {
   const jobs = jobQueue(port);
-  const codec = startCodec(data.results);
   // The kernels and the pool's threads start now (not for the reference engine).
   const kernels: Promise<EngineContext> | undefined = data.engine === 'reference' ? undefined : loadKernels(data.threads);
   kernels?.catch(() => undefined); // its failure is reported where it is awaited
   const { runPipeline } = await import(`./segment-pipeline${ext}`) as typeof import('./segment-pipeline.js');
-  await runPipeline(port, data, jobs, codec, kernels);
+  await runPipeline(port, data, jobs, kernels);
 }
 
 if (parentPort) void start(parentPort, workerData as SegmentWorkerData);

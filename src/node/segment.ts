@@ -9,18 +9,19 @@
  * Each image is decoded and run in a worker thread (src/node/segment-worker.ts) under a time
  * budget (--timeout); a worker over budget is terminated, the image reported as TIMEOUT, and a
  * fresh worker takes the next image. The worker starts (and loads the model) while the main
- * thread reads the folders, and gets the next images ahead of time, so that it decodes the next
- * image and encodes the last mask while the engine runs. The main thread only checks paths and
- * writes masks, in input order.
+ * thread reads the folders, and gets the next images ahead of time, so that its decoder decodes
+ * the next image while the engine runs; the main thread makes the last image's mask from its
+ * logits meanwhile, checks paths and writes masks, in input order.
  */
 import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { FreqregError } from '../errors.js';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { FreqregError, toFreqregError } from '../errors.js';
 import { exitCode, MAX_SECONDS, parseEngineName, secondsFlag, threadsFlag, type Command } from './command.js';
 import { defaultThreads } from './cores.js';
 import { prepareOutDir, removeStaleTemporaries, writeFileAtomic } from './files.js';
-import type { SegmentJob, SegmentWorkerData, SegmentWorkerMessage, SerializedError } from './segment-messages.js';
+import { maskPng } from './segment-mask.js';
+import type { DecoderWorkerData, SegmentJob, SegmentWorkerData, SegmentWorkerMessage, SerializedError } from './segment-messages.js';
 
 /** Largest image file read (bytes). */
 export const MAX_IMAGE_FILE_BYTES = 64 * 2 ** 20;
@@ -114,8 +115,8 @@ interface Job {
  */
 class ImageWorker {
   private worker: Worker | undefined;
-  /** The main thread's end of the channel the worker's codec sends masks on. */
-  private results: MessagePort | undefined;
+  /** The image worker's decoder (src/node/segment-decoder.ts). */
+  private decoder: Worker | undefined;
   private ready: Promise<void> | undefined;
   /** Whether the current worker has loaded the model. */
   private loaded = false;
@@ -130,7 +131,7 @@ class ImageWorker {
   private stopping: Promise<void> = Promise.resolve();
 
   /** `loadTimeoutMs` bounds loading the model (a slow file must not hang the command). */
-  constructor(private readonly data: Omit<SegmentWorkerData, 'results'>, private readonly loadTimeoutMs: number) {}
+  constructor(private readonly data: Omit<SegmentWorkerData, 'decoder'>, private readonly loadTimeoutMs: number) {}
 
   /** Starts a worker (loading the model) unless one is running; a load error stays the answer. */
   open(): Promise<void> {
@@ -146,19 +147,21 @@ class ImageWorker {
 
   private start(): Promise<void> {
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'; // run from source under a TS loader, or from dist/
-    const { port1: results, port2 } = new MessageChannel();
+    // The decoder and the image worker start together, with a channel between them.
+    const { port1: decoderPort, port2: decoderRequests } = new MessageChannel();
+    const decoder = new Worker(new URL(`./segment-decoder${ext}`, import.meta.url), {
+      workerData: { requests: decoderRequests } satisfies DecoderWorkerData, transferList: [decoderRequests],
+    });
     const worker = new Worker(new URL(`./segment-worker${ext}`, import.meta.url), {
-      workerData: { ...this.data, results: port2 } satisfies SegmentWorkerData, transferList: [port2],
+      workerData: { ...this.data, decoder: decoderPort } satisfies SegmentWorkerData, transferList: [decoderPort],
     });
     this.worker = worker;
-    this.results = results;
+    this.decoder = decoder;
     this.loaded = false;
-    const onImage = (m: SegmentWorkerMessage) => {
-      if (m.type === 'done') this.settle(m.id, { ok: true, mask: new Uint8Array(m.mask) });
+    worker.on('message', (m: SegmentWorkerMessage) => {
+      if (m.type === 'logits') this.settle(m.id, this.mask(m));
       if (m.type === 'failed') this.settle(m.id, { ok: false, error: revive(m.error) });
-    };
-    results.on('message', onImage);
-    worker.on('message', onImage);
+    });
     return new Promise<void>((resolveReady, rejectReady) => {
       const timer = setTimeout(() => {
         void this.stop();
@@ -189,6 +192,9 @@ class ImageWorker {
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', (code: number) => onError(new Error(`exited with code ${code}`)));
+      // A decoder that dies takes the image worker with it.
+      decoder.on('error', (e: Error & { code?: string }) => onError(e));
+      decoder.on('exit', (code: number) => onError(new Error(`its decoder exited with code ${code}`)));
     });
   }
 
@@ -243,6 +249,17 @@ class ImageWorker {
     job.resolve(outcome);
   }
 
+  /** The mask of an image's logits, made here while the worker runs the next image. */
+  private mask(m: Extract<SegmentWorkerMessage, { type: 'logits' }>): Outcome {
+    const job = this.jobs.find((j) => j.id === m.id);
+    if (!job || job.outcome) return { ok: false, error: new FreqregError('cli', 'INTERNAL', 'logits for no image in flight') }; // settle ignores it
+    try {
+      return { ok: true, mask: maskPng(m.logits, m.classes, m.width, m.height) };
+    } catch (e) {
+      return { ok: false, error: toFreqregError(e, 'cli', { file: job.file }) };
+    }
+  }
+
   /** Records an image's outcome (the first one counts) and hands out those now in order. */
   private settle(id: number, outcome: Outcome): void {
     const job = this.jobs.find((j) => j.id === id);
@@ -279,12 +296,10 @@ class ImageWorker {
 
   /** Terminates the worker; resolves when the last one asked to stop has stopped. */
   stop(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
+    const worker = this.worker, decoder = this.decoder;
+    this.worker = this.decoder = undefined;
     this.loaded = false;
-    this.results?.close();
-    this.results = undefined;
-    if (worker) this.stopping = worker.terminate().then(() => undefined);
+    if (worker) this.stopping = Promise.all([worker.terminate(), decoder?.terminate()]).then(() => undefined);
     return this.stopping;
   }
 }
