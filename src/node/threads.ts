@@ -6,21 +6,12 @@
 import { Worker } from 'node:worker_threads';
 import { FreqregError } from '../errors.js';
 import type { KernelExports } from '../wasm/exports.js';
-import type { KernelCall, Parallel } from '../wasm/parallel.js';
-import { CONTROL_BYTES, STATE_DONE, STATE_FAILED, runShares, type ShareWorker } from '../wasm/shares.js';
+import type { Parallel } from '../wasm/parallel.js';
+import {
+  CONTROL_BYTES, MAILBOX_BYTES, STATE_DONE, STATE_FAILED, exportIndex, postToMailbox, runShares, stopMailbox, type ShareWorker,
+} from '../wasm/shares.js';
 
-/**
- * Shares reach a worker through a mailbox in shared memory, not a message: the worker blocks in
- * Atomics.wait on the mailbox's sequence number, so a share starts within microseconds (a
- * message waits for the worker's event loop, tens of microseconds per kernel call, which is most
- * of a small image's time on two threads).
- *
- * Mailbox (SharedArrayBuffer of MAILBOX_BYTES): Int32 [sequence, stop] in its first 8 bytes,
- * then float64 [callCount, then per call: export index, argument count, arguments…].
- */
-const MAILBOX_BYTES = 8 + 8 * 1024;
-const MAILBOX_VALUES = (MAILBOX_BYTES - 8) / 8;
-
+/** The Node twin of serveMailbox (src/wasm/shares.ts), as the source of an eval'd worker. */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control, mailbox, names } = workerData;
@@ -54,31 +45,11 @@ for (;;) {
 }
 `;
 
-/** Writes a share into a worker's mailbox and wakes the worker. */
-function postToMailbox(mailbox: SharedArrayBuffer, index: ReadonlyMap<string, number>, share: readonly KernelCall[]): void {
-  const box = new Float64Array(mailbox, 8);
-  let at = 1;
-  for (const [name, ...args] of share) {
-    if (at + 2 + args.length > MAILBOX_VALUES) throw new FreqregError('wasm', 'WASM_TRAP', `a share of ${share.length} kernel calls does not fit a worker's mailbox`);
-    const i = index.get(name);
-    if (i === undefined) throw new FreqregError('wasm', 'WASM_TRAP', `no kernel export ${String(name)}`);
-    box[at] = i;
-    box[at + 1] = args.length;
-    box.set(args, at + 2);
-    at += 2 + args.length;
-  }
-  box[0] = share.length;
-  const head = new Int32Array(mailbox, 0, 2);
-  Atomics.add(head, 0, 1);
-  Atomics.notify(head, 0);
-}
-
 export function createThreadPool(module: WebAssembly.Module, memory: WebAssembly.Memory, exports: KernelExports, threads: number): Parallel {
   if (!(memory.buffer instanceof SharedArrayBuffer)) {
     throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'threads need a shared WebAssembly memory');
   }
-  const names = Object.keys(exports).filter((name) => typeof (exports as unknown as Record<string, unknown>)[name] === 'function');
-  const index = new Map(names.map((name, i) => [name, i]));
+  const { names, index } = exportIndex(exports);
   const workers = Array.from({ length: threads - 1 }, () => {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const mailbox = new SharedArrayBuffer(MAILBOX_BYTES);
@@ -94,12 +65,7 @@ export function createThreadPool(module: WebAssembly.Module, memory: WebAssembly
       runShares(exports, pool, shares);
     },
     async dispose() {
-      for (const { mailbox } of workers) {
-        const head = new Int32Array(mailbox, 0, 2);
-        Atomics.store(head, 1, 1); // stop: the worker leaves its loop
-        Atomics.add(head, 0, 1);
-        Atomics.notify(head, 0);
-      }
+      for (const { mailbox } of workers) stopMailbox(mailbox);
       await Promise.all(workers.map((w) => w.worker.terminate()));
     },
   };
