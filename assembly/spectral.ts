@@ -11,6 +11,8 @@
 // own scalar twin's body for the column tails. Contracts: src/wasm/exports.ts.
 // The consumer tables' rows are padded to a multiple of 4 (twin: padded4 in src/engines/spectral-oracle.ts).
 
+import { madd } from './madd';
+
 // @ts-ignore: decorator
 @inline function padded4(n: i32): i32 {
   return (n + 3) & ~3;
@@ -114,14 +116,14 @@ function fuseRow(
         const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
         for (let o = 0; o < channels; o++) {
           let v = f32x4.mul(v128.load32_splat(f), q0);
-          v = f32x4.add(v, f32x4.mul(v128.load32_splat(f, 4), q1));
-          v = f32x4.add(v, f32x4.mul(v128.load32_splat(f, 8), q2));
-          v = f32x4.add(v, f32x4.mul(v128.load32_splat(f, 12), q3));
+          v = madd(v128.load32_splat(f, 4), q1, v);
+          v = madd(v128.load32_splat(f, 8), q2, v);
+          v = madd(v128.load32_splat(f, 12), q3, v);
           const n = f32x4.pmax(floor, v);
-          c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
-          c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
-          c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
-          c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+          c0 = madd(v128.load32_splat(g), n, c0);
+          c1 = madd(v128.load32_splat(g, 4), n, c1);
+          c2 = madd(v128.load32_splat(g, 8), n, c2);
+          c3 = madd(v128.load32_splat(g, 12), n, c3);
           f += 16;
           g += gs;
         }
@@ -130,14 +132,14 @@ function fuseRow(
           let v = f32x4.splat(0);
           let qa = q;
           for (let a = 0; a < na; a++) {
-            v = f32x4.add(v, f32x4.mul(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa)));
+            v = madd(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa), v);
             qa += qMap;
           }
           const n = f32x4.pmax(floor, v);
-          c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
-          c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
-          c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
-          c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+          c0 = madd(v128.load32_splat(g), n, c0);
+          c1 = madd(v128.load32_splat(g, 4), n, c1);
+          c2 = madd(v128.load32_splat(g, 8), n, c2);
+          c3 = madd(v128.load32_splat(g, 12), n, c3);
           f += fStride;
           g += gs;
         }
@@ -178,19 +180,19 @@ function fusePoolRows(
         let qa = q;
         for (let a = 0; a < na; a++) {
           const s = v128.load32_splat(f + (<usize>a << 2));
-          t0 = f32x4.add(t0, f32x4.mul(s, v128.load(qa)));
-          t1 = f32x4.add(t1, f32x4.mul(s, v128.load(qa, 16)));
-          b0 = f32x4.add(b0, f32x4.mul(s, v128.load(qa + qRow)));
-          b1 = f32x4.add(b1, f32x4.mul(s, v128.load(qa + qRow, 16)));
+          t0 = madd(s, v128.load(qa), t0);
+          t1 = madd(s, v128.load(qa, 16), t1);
+          b0 = madd(s, v128.load(qa + qRow), b0);
+          b1 = madd(s, v128.load(qa + qRow, 16), b1);
           qa += qMap;
         }
         const m0 = f32x4.pmax(t0, b0), m1 = f32x4.pmax(t1, b1);
         const m = f32x4.pmax(v128.shuffle<f32>(m0, m1, 0, 2, 4, 6), v128.shuffle<f32>(m0, m1, 1, 3, 5, 7));
         const n = f32x4.pmax(floor, m);
-        c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
-        c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
-        c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
-        c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+        c0 = madd(v128.load32_splat(g), n, c0);
+        c1 = madd(v128.load32_splat(g, 4), n, c1);
+        c2 = madd(v128.load32_splat(g, 8), n, c2);
+        c3 = madd(v128.load32_splat(g, 12), n, c3);
         f += fStride;
         g += gs;
       }
@@ -260,15 +262,15 @@ function convPairRowSimd(q: usize, p: usize, rowStride: i32, taps: usize, first:
     const o = at(q, x);
     const r0 = at(p, x - 1) - row, r1 = r0 + row, r2 = r1 + row;
     let s = first ? f32x4.splat(0) : v128.load(o);
-    s = f32x4.add(s, f32x4.mul(k0, v128.load(r0)));
-    s = f32x4.add(s, f32x4.mul(k1, v128.load(r0, 4)));
-    s = f32x4.add(s, f32x4.mul(k2, v128.load(r0, 8)));
-    s = f32x4.add(s, f32x4.mul(k3, v128.load(r1)));
-    s = f32x4.add(s, f32x4.mul(k4, v128.load(r1, 4)));
-    s = f32x4.add(s, f32x4.mul(k5, v128.load(r1, 8)));
-    s = f32x4.add(s, f32x4.mul(k6, v128.load(r2)));
-    s = f32x4.add(s, f32x4.mul(k7, v128.load(r2, 4)));
-    s = f32x4.add(s, f32x4.mul(k8, v128.load(r2, 8)));
+    s = madd(k0, v128.load(r0), s);
+    s = madd(k1, v128.load(r0, 4), s);
+    s = madd(k2, v128.load(r0, 8), s);
+    s = madd(k3, v128.load(r1), s);
+    s = madd(k4, v128.load(r1, 4), s);
+    s = madd(k5, v128.load(r1, 8), s);
+    s = madd(k6, v128.load(r2), s);
+    s = madd(k7, v128.load(r2, 4), s);
+    s = madd(k8, v128.load(r2, 8), s);
     v128.store(o, s);
   }
 }
