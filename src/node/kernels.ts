@@ -30,7 +30,7 @@ function compiled(file: string): WebAssembly.Module {
  * NODE_OPTIONS refuses; set at run time it takes effect for every module compiled afterwards, in
  * this thread and in workers started later. Newer Node validates the probe and is left alone.
  */
-function enableRelaxedSimd(): void {
+export function enableRelaxedSimd(): void {
   if (relaxedSimdAvailable()) return;
   try {
     setFlagsFromString('--experimental-wasm-relaxed-simd');
