@@ -119,7 +119,21 @@ function fuseRow(
       let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
       let g = gPtr + (<usize>gb << 2);
       let f = fPtr;
-      if (na == 4) {
+      if (na == 4 && nOut - gb <= 2) {
+        // 1 or 2 consumers left (the classes of a 2-class head): project on those only.
+        const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
+        for (let o = 0; o < channels; o++) {
+          let v = f32x4.mul(v128.load32_splat(f), q0);
+          v = madd(v128.load32_splat(f, 4), q1, v);
+          v = madd(v128.load32_splat(f, 8), q2, v);
+          v = madd(v128.load32_splat(f, 12), q3, v);
+          const n = f32x4.pmax(floor, v);
+          c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
+          c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
+          f += 16;
+          g += gs;
+        }
+      } else if (na == 4) {
         const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
         for (let o = 0; o < channels; o++) {
           let v = f32x4.mul(v128.load32_splat(f), q0);
