@@ -94,13 +94,12 @@ export function spectral_fuse_f32_ref(
 /**
  * Full-resolution projection of row y, columns [0, width) (width ≥ 4), 4 pixels × 4 consumers at
  * a time: the 4 accumulators stay in registers over the channel loop; with na = 4 the 4 Q vectors
- * too (11 live v128 values, which V8 keeps in registers; 8-pixel blocks and two accumulator sets
- * spilled and measured slower). The last block overlaps the one before it (stores are plain
+ * too. With na = 4 a channel's 4 F and 4 G values come as one v128 load each, broadcast by lane
+ * shuffles: 8 separate splat loads, which V8 issues together at the top of the loop, pushed the
+ * live values past the 15 registers it allocates and spilled an accumulator, putting a store and
+ * a reload on its dependency chain (the FMA build: 25 → 45 GFLOP/s). 8-pixel blocks and two
+ * accumulator sets spilled too. The last block overlaps the one before it (stores are plain
  * writes), so no column is left to a scalar tail (which cost 25% at width 239).
- * The expansion uses madd (fused in the FMA build); the accumulators, one dependency chain each
- * over the channels, keep a multiply then an add in both builds: the add's latency (3 cycles on
- * x64) is shorter than a fused multiply-add's (4), and the FMA build measured 5–10% slower with
- * fused accumulators.
  */
 function fuseRow(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
@@ -128,23 +127,24 @@ function fuseRow(
           v = madd(v128.load32_splat(f, 8), q2, v);
           v = madd(v128.load32_splat(f, 12), q3, v);
           const n = f32x4.pmax(floor, v);
-          c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
-          c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
+          c0 = madd(v128.load32_splat(g), n, c0);
+          c1 = madd(v128.load32_splat(g, 4), n, c1);
           f += 16;
           g += gs;
         }
       } else if (na == 4) {
         const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
         for (let o = 0; o < channels; o++) {
-          let v = f32x4.mul(v128.load32_splat(f), q0);
-          v = madd(v128.load32_splat(f, 4), q1, v);
-          v = madd(v128.load32_splat(f, 8), q2, v);
-          v = madd(v128.load32_splat(f, 12), q3, v);
+          const fv = v128.load(f), gv = v128.load(g);
+          let v = f32x4.mul(v128.shuffle<f32>(fv, fv, 0, 0, 0, 0), q0);
+          v = madd(v128.shuffle<f32>(fv, fv, 1, 1, 1, 1), q1, v);
+          v = madd(v128.shuffle<f32>(fv, fv, 2, 2, 2, 2), q2, v);
+          v = madd(v128.shuffle<f32>(fv, fv, 3, 3, 3, 3), q3, v);
           const n = f32x4.pmax(floor, v);
-          c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
-          c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
-          c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
-          c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+          c0 = madd(v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), n, c0);
+          c1 = madd(v128.shuffle<f32>(gv, gv, 1, 1, 1, 1), n, c1);
+          c2 = madd(v128.shuffle<f32>(gv, gv, 2, 2, 2, 2), n, c2);
+          c3 = madd(v128.shuffle<f32>(gv, gv, 3, 3, 3, 3), n, c3);
           f += 16;
           g += gs;
         }
@@ -157,10 +157,11 @@ function fuseRow(
             qa += qMap;
           }
           const n = f32x4.pmax(floor, v);
-          c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
-          c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
-          c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
-          c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+          const gv = v128.load(g);
+          c0 = madd(v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), n, c0);
+          c1 = madd(v128.shuffle<f32>(gv, gv, 1, 1, 1, 1), n, c1);
+          c2 = madd(v128.shuffle<f32>(gv, gv, 2, 2, 2, 2), n, c2);
+          c3 = madd(v128.shuffle<f32>(gv, gv, 3, 3, 3, 3), n, c3);
           f += fStride;
           g += gs;
         }
@@ -178,8 +179,7 @@ function fuseRow(
  * Pooled projection of rows (y, y+1), pooled columns [0, halfW) (halfW ≥ 4) in groups of 4
  * (8 full-resolution columns, the last group overlapping the one before it): per channel, 4
  * vectors of 4 pixels are expanded, max-pooled vertically, then horizontally by an even/odd lane
- * shuffle, giving 4 pooled pixels; 4 consumers at a time in registers (accumulated with a
- * multiply then an add, as in fuseRow).
+ * shuffle, giving 4 pooled pixels; 4 consumers at a time in registers.
  */
 function fusePoolRows(
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
@@ -213,10 +213,11 @@ function fusePoolRows(
         const m0 = f32x4.pmax(t0, b0), m1 = f32x4.pmax(t1, b1);
         const m = f32x4.pmax(v128.shuffle<f32>(m0, m1, 0, 2, 4, 6), v128.shuffle<f32>(m0, m1, 1, 3, 5, 7));
         const n = f32x4.pmax(floor, m);
-        c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
-        c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
-        c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
-        c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+        const gv = v128.load(g);
+        c0 = madd(v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), n, c0);
+        c1 = madd(v128.shuffle<f32>(gv, gv, 1, 1, 1, 1), n, c1);
+        c2 = madd(v128.shuffle<f32>(gv, gv, 2, 2, 2, 2), n, c2);
+        c3 = madd(v128.shuffle<f32>(gv, gv, 3, 3, 3, 3), n, c3);
         f += fStride;
         g += gs;
       }
