@@ -65,8 +65,8 @@ export { mulberry32 as rng } from '../src/train/rng.js';
  * The kernel module the tests run: the build the Node layer picks (relaxed SIMD where V8 runs it),
  * or the one FREQREG_KERNELS forces (`simd`, `fma`): CI runs the numeric tests with both.
  */
-export function kernelModuleBytes(threaded = false): Buffer {
-  return readFileSync(join(PACKAGE_ROOT, 'build', kernelFile(kernelBuild(), threaded)));
+export function kernelModuleBytes(threaded = false): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(readFileSync(join(PACKAGE_ROOT, 'build', kernelFile(kernelBuild(), threaded))));
 }
 
 /** The build kernelModuleBytes() gives. */
