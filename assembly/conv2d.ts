@@ -21,6 +21,8 @@
 // Column tails are covered by overlapping the last tile with the previous one (stores are plain
 // writes, so recomputing a pixel is harmless) instead of a scalar tail.
 
+import { madd } from './madd';
+
 // Where a vector of 4 output pixels sits in its row: decides how its 3 taps are loaded.
 const MID: i32 = 0; // x ≥ 1 and x + 5 ≤ W: the taps x-1, x, x+1 are plain loads
 const LEFT: i32 = 1; // x = 0: tap x-1 is [0, r0, r1, r2]
@@ -71,31 +73,31 @@ const RIGHT: i32 = 2; // x = W-4: tap x+1 is [r(W-3), r(W-2), r(W-1), 0]
       const wo = <usize>ky * 12;
       let va = tap3(pa, 0, modeA), vb = tap3(pb, 0, modeB);
       let s = v128.load32_splat(w0 + wo, 0);
-      a0 = f32x4.add(a0, f32x4.mul(s, va)); b0 = f32x4.add(b0, f32x4.mul(s, vb));
+      a0 = madd(s, va, a0); b0 = madd(s, vb, b0);
       s = v128.load32_splat(w1 + wo, 0);
-      a1 = f32x4.add(a1, f32x4.mul(s, va)); b1 = f32x4.add(b1, f32x4.mul(s, vb));
+      a1 = madd(s, va, a1); b1 = madd(s, vb, b1);
       s = v128.load32_splat(w2 + wo, 0);
-      a2 = f32x4.add(a2, f32x4.mul(s, va)); b2 = f32x4.add(b2, f32x4.mul(s, vb));
+      a2 = madd(s, va, a2); b2 = madd(s, vb, b2);
       s = v128.load32_splat(w3 + wo, 0);
-      a3 = f32x4.add(a3, f32x4.mul(s, va)); b3 = f32x4.add(b3, f32x4.mul(s, vb));
+      a3 = madd(s, va, a3); b3 = madd(s, vb, b3);
       va = tap3(pa, 1, modeA); vb = tap3(pb, 1, modeB);
       s = v128.load32_splat(w0 + wo, 4);
-      a0 = f32x4.add(a0, f32x4.mul(s, va)); b0 = f32x4.add(b0, f32x4.mul(s, vb));
+      a0 = madd(s, va, a0); b0 = madd(s, vb, b0);
       s = v128.load32_splat(w1 + wo, 4);
-      a1 = f32x4.add(a1, f32x4.mul(s, va)); b1 = f32x4.add(b1, f32x4.mul(s, vb));
+      a1 = madd(s, va, a1); b1 = madd(s, vb, b1);
       s = v128.load32_splat(w2 + wo, 4);
-      a2 = f32x4.add(a2, f32x4.mul(s, va)); b2 = f32x4.add(b2, f32x4.mul(s, vb));
+      a2 = madd(s, va, a2); b2 = madd(s, vb, b2);
       s = v128.load32_splat(w3 + wo, 4);
-      a3 = f32x4.add(a3, f32x4.mul(s, va)); b3 = f32x4.add(b3, f32x4.mul(s, vb));
+      a3 = madd(s, va, a3); b3 = madd(s, vb, b3);
       va = tap3(pa, 2, modeA); vb = tap3(pb, 2, modeB);
       s = v128.load32_splat(w0 + wo, 8);
-      a0 = f32x4.add(a0, f32x4.mul(s, va)); b0 = f32x4.add(b0, f32x4.mul(s, vb));
+      a0 = madd(s, va, a0); b0 = madd(s, vb, b0);
       s = v128.load32_splat(w1 + wo, 8);
-      a1 = f32x4.add(a1, f32x4.mul(s, va)); b1 = f32x4.add(b1, f32x4.mul(s, vb));
+      a1 = madd(s, va, a1); b1 = madd(s, vb, b1);
       s = v128.load32_splat(w2 + wo, 8);
-      a2 = f32x4.add(a2, f32x4.mul(s, va)); b2 = f32x4.add(b2, f32x4.mul(s, vb));
+      a2 = madd(s, va, a2); b2 = madd(s, vb, b2);
       s = v128.load32_splat(w3 + wo, 8);
-      a3 = f32x4.add(a3, f32x4.mul(s, va)); b3 = f32x4.add(b3, f32x4.mul(s, vb));
+      a3 = madd(s, va, a3); b3 = madd(s, vb, b3);
     }
     rowA += chan; rowB += chan;
     w0 += 36; w1 += 36; w2 += 36; w3 += 36;
@@ -190,13 +192,13 @@ export function conv2d_f32_3x3p1_ref(outPtr: usize, inPtr: usize, wPtr: usize, C
   for (let c = 0; c < C; c++) {
     const va = v128.load(pa), vb = v128.load(pb);
     let s = v128.load32_splat(w0);
-    a0 = f32x4.add(a0, f32x4.mul(s, va)); b0 = f32x4.add(b0, f32x4.mul(s, vb));
+    a0 = madd(s, va, a0); b0 = madd(s, vb, b0);
     s = v128.load32_splat(w1);
-    a1 = f32x4.add(a1, f32x4.mul(s, va)); b1 = f32x4.add(b1, f32x4.mul(s, vb));
+    a1 = madd(s, va, a1); b1 = madd(s, vb, b1);
     s = v128.load32_splat(w2);
-    a2 = f32x4.add(a2, f32x4.mul(s, va)); b2 = f32x4.add(b2, f32x4.mul(s, vb));
+    a2 = madd(s, va, a2); b2 = madd(s, vb, b2);
     s = v128.load32_splat(w3);
-    a3 = f32x4.add(a3, f32x4.mul(s, va)); b3 = f32x4.add(b3, f32x4.mul(s, vb));
+    a3 = madd(s, va, a3); b3 = madd(s, vb, b3);
     pa += plane; pb += plane;
     w0 += 4; w1 += 4; w2 += 4; w3 += 4;
   }
@@ -457,13 +459,13 @@ export function conv2d_f32_3x3p1_f23(outPtr: usize, inPtr: usize, uPtr: usize, C
             for (let c = 0; c < cn; c++) {
               const va = v128.load(pv), vb = v128.load(pv, 16);
               let s = v128.load32_splat(w0);
-              a0 = f32x4.add(a0, f32x4.mul(s, va)); b0 = f32x4.add(b0, f32x4.mul(s, vb));
+              a0 = madd(s, va, a0); b0 = madd(s, vb, b0);
               s = v128.load32_splat(w1);
-              a1 = f32x4.add(a1, f32x4.mul(s, va)); b1 = f32x4.add(b1, f32x4.mul(s, vb));
+              a1 = madd(s, va, a1); b1 = madd(s, vb, b1);
               s = v128.load32_splat(w2);
-              a2 = f32x4.add(a2, f32x4.mul(s, va)); b2 = f32x4.add(b2, f32x4.mul(s, vb));
+              a2 = madd(s, va, a2); b2 = madd(s, vb, b2);
               s = v128.load32_splat(w3);
-              a3 = f32x4.add(a3, f32x4.mul(s, va)); b3 = f32x4.add(b3, f32x4.mul(s, vb));
+              a3 = madd(s, va, a3); b3 = madd(s, vb, b3);
               pv += 32;
               w0 += 4; w1 += 4; w2 += 4; w3 += 4;
             }

@@ -11,6 +11,8 @@
 // own scalar twin's body for the column tails. Contracts: src/wasm/exports.ts.
 // The consumer tables' rows are padded to a multiple of 4 (twin: padded4 in src/engines/spectral-oracle.ts).
 
+import { madd } from './madd';
+
 // @ts-ignore: decorator
 @inline function padded4(n: i32): i32 {
   return (n + 3) & ~3;
@@ -90,38 +92,59 @@ export function spectral_fuse_f32_ref(
 }
 
 /**
- * Full-resolution projection of row y, columns [0, xs) (xs a multiple of 4), 4 consumers at a
- * time: the 4 accumulators stay in registers over the channel loop; with na = 4 the 4 Q vectors
- * too (11 live v128 values).
+ * Full-resolution projection of row y, columns [0, width) (width ≥ 4), 4 pixels × 4 consumers at
+ * a time: the 4 accumulators stay in registers over the channel loop; with na = 4 the 4 Q vectors
+ * too. With na = 4 a channel's 4 F and 4 G values come as one v128 load each, broadcast by lane
+ * shuffles: 8 separate splat loads, which V8 issues together at the top of the loop, pushed the
+ * live values past the 15 registers it allocates and spilled an accumulator, putting a store and
+ * a reload on its dependency chain (the FMA build: 25 → 45 GFLOP/s). 8-pixel blocks and two
+ * accumulator sets spilled too. The last block overlaps the one before it (stores are plain
+ * writes), so no column is left to a scalar tail (which cost 25% at width 239).
  */
 function fuseRow(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, y: i32, xs: i32, floor: v128,
+  channels: i32, y: i32, width: i32, floor: v128,
 ): void {
   const gs = <usize>padded4(nOut) << 2;
   const qMap = <usize>qMapStride << 2;
   const fStride = <usize>na << 2;
+  const outMap = <usize>outMapStride << 2;
   for (let gb = 0; gb < nOut; gb += 4) {
     const out0 = at(outPtr, gb * outMapStride + y * outRowStride);
-    const outMap = <usize>outMapStride << 2;
-    for (let x = 0; x < xs; x += 4) {
+    for (let xb = 0; xb < width; xb += 4) {
+      const x = min(xb, width - 4);
       const q = at(qPtr, y * qRowStride + x);
       let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
       let g = gPtr + (<usize>gb << 2);
       let f = fPtr;
-      if (na == 4) {
+      if (na == 4 && nOut - gb <= 2) {
+        // 1 or 2 consumers left (the classes of a 2-class head): project on those only.
         const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
         for (let o = 0; o < channels; o++) {
           let v = f32x4.mul(v128.load32_splat(f), q0);
-          v = f32x4.add(v, f32x4.mul(v128.load32_splat(f, 4), q1));
-          v = f32x4.add(v, f32x4.mul(v128.load32_splat(f, 8), q2));
-          v = f32x4.add(v, f32x4.mul(v128.load32_splat(f, 12), q3));
+          v = madd(v128.load32_splat(f, 4), q1, v);
+          v = madd(v128.load32_splat(f, 8), q2, v);
+          v = madd(v128.load32_splat(f, 12), q3, v);
           const n = f32x4.pmax(floor, v);
-          c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
-          c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
-          c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
-          c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+          c0 = madd(v128.load32_splat(g), n, c0);
+          c1 = madd(v128.load32_splat(g, 4), n, c1);
+          f += 16;
+          g += gs;
+        }
+      } else if (na == 4) {
+        const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
+        for (let o = 0; o < channels; o++) {
+          const fv = v128.load(f), gv = v128.load(g);
+          let v = f32x4.mul(v128.shuffle<f32>(fv, fv, 0, 0, 0, 0), q0);
+          v = madd(v128.shuffle<f32>(fv, fv, 1, 1, 1, 1), q1, v);
+          v = madd(v128.shuffle<f32>(fv, fv, 2, 2, 2, 2), q2, v);
+          v = madd(v128.shuffle<f32>(fv, fv, 3, 3, 3, 3), q3, v);
+          const n = f32x4.pmax(floor, v);
+          c0 = madd(v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), n, c0);
+          c1 = madd(v128.shuffle<f32>(gv, gv, 1, 1, 1, 1), n, c1);
+          c2 = madd(v128.shuffle<f32>(gv, gv, 2, 2, 2, 2), n, c2);
+          c3 = madd(v128.shuffle<f32>(gv, gv, 3, 3, 3, 3), n, c3);
           f += 16;
           g += gs;
         }
@@ -130,14 +153,15 @@ function fuseRow(
           let v = f32x4.splat(0);
           let qa = q;
           for (let a = 0; a < na; a++) {
-            v = f32x4.add(v, f32x4.mul(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa)));
+            v = madd(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa), v);
             qa += qMap;
           }
           const n = f32x4.pmax(floor, v);
-          c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
-          c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
-          c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
-          c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+          const gv = v128.load(g);
+          c0 = madd(v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), n, c0);
+          c1 = madd(v128.shuffle<f32>(gv, gv, 1, 1, 1, 1), n, c1);
+          c2 = madd(v128.shuffle<f32>(gv, gv, 2, 2, 2, 2), n, c2);
+          c3 = madd(v128.shuffle<f32>(gv, gv, 3, 3, 3, 3), n, c3);
           f += fStride;
           g += gs;
         }
@@ -152,14 +176,15 @@ function fuseRow(
 }
 
 /**
- * Pooled projection of rows (y, y+1), full-resolution columns [0, xs) (xs a multiple of 8):
- * per channel, 4 vectors of 4 pixels are expanded, max-pooled vertically, then horizontally by
- * an even/odd lane shuffle, giving 4 pooled pixels; 4 consumers at a time in registers.
+ * Pooled projection of rows (y, y+1), pooled columns [0, halfW) (halfW ≥ 4) in groups of 4
+ * (8 full-resolution columns, the last group overlapping the one before it): per channel, 4
+ * vectors of 4 pixels are expanded, max-pooled vertically, then horizontally by an even/odd lane
+ * shuffle, giving 4 pooled pixels; 4 consumers at a time in registers.
  */
 function fusePoolRows(
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, y: i32, xs: i32, floor: v128,
+  channels: i32, y: i32, halfW: i32, floor: v128,
 ): void {
   const gs = <usize>padded4(nPool) << 2;
   const qMap = <usize>qMapStride << 2;
@@ -168,8 +193,9 @@ function fusePoolRows(
   const poolMap = <usize>poolMapStride << 2;
   for (let gb = 0; gb < nPool; gb += 4) {
     const out0 = at(poolPtr, gb * poolMapStride + (y >> 1) * poolRowStride);
-    for (let x = 0; x < xs; x += 8) {
-      const q = at(qPtr, y * qRowStride + x);
+    for (let px = 0; px < halfW; px += 4) {
+      const xp = min(px, halfW - 4);
+      const q = at(qPtr, y * qRowStride + 2 * xp);
       let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
       let g = gpPtr + (<usize>gb << 2);
       let f = fPtr;
@@ -178,23 +204,24 @@ function fusePoolRows(
         let qa = q;
         for (let a = 0; a < na; a++) {
           const s = v128.load32_splat(f + (<usize>a << 2));
-          t0 = f32x4.add(t0, f32x4.mul(s, v128.load(qa)));
-          t1 = f32x4.add(t1, f32x4.mul(s, v128.load(qa, 16)));
-          b0 = f32x4.add(b0, f32x4.mul(s, v128.load(qa + qRow)));
-          b1 = f32x4.add(b1, f32x4.mul(s, v128.load(qa + qRow, 16)));
+          t0 = madd(s, v128.load(qa), t0);
+          t1 = madd(s, v128.load(qa, 16), t1);
+          b0 = madd(s, v128.load(qa + qRow), b0);
+          b1 = madd(s, v128.load(qa + qRow, 16), b1);
           qa += qMap;
         }
         const m0 = f32x4.pmax(t0, b0), m1 = f32x4.pmax(t1, b1);
         const m = f32x4.pmax(v128.shuffle<f32>(m0, m1, 0, 2, 4, 6), v128.shuffle<f32>(m0, m1, 1, 3, 5, 7));
         const n = f32x4.pmax(floor, m);
-        c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(g), n));
-        c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(g, 4), n));
-        c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(g, 8), n));
-        c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(g, 12), n));
+        const gv = v128.load(g);
+        c0 = madd(v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), n, c0);
+        c1 = madd(v128.shuffle<f32>(gv, gv, 1, 1, 1, 1), n, c1);
+        c2 = madd(v128.shuffle<f32>(gv, gv, 2, 2, 2, 2), n, c2);
+        c3 = madd(v128.shuffle<f32>(gv, gv, 3, 3, 3, 3), n, c3);
         f += fStride;
         g += gs;
       }
-      const p = out0 + (<usize>(x >> 1) << 2);
+      const p = out0 + (<usize>xp << 2);
       v128.store(p, c0);
       if (gb + 1 < nPool) v128.store(p + poolMap, c1);
       if (gb + 2 < nPool) v128.store(p + 2 * poolMap, c2);
@@ -210,17 +237,21 @@ export function spectral_fuse_f32(
   channels: i32, width: i32, height: i32, y0: i32, y1: i32, relu: i32,
 ): void {
   const floor = f32x4.splat(relu ? <f32>0 : <f32>-Infinity);
+  const halfW = width >> 1;
   let y = y0;
   while (y < y1) {
     const rows = nPool > 0 && y + 1 < y1 ? 2 : 1;
-    // SIMD columns: whole pooled groups of 8 when pooling, else whole vectors.
-    const xs = rows == 2 ? ((width >> 1) & ~3) << 1 : width & ~3;
-    for (let r = 0; r < rows; r++) {
-      fuseRow(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y + r, xs, floor);
+    if (width >= 8) {
+      // SIMD: 4-pixel blocks (out), 4 pooled pixels from 8 columns (pool).
+      for (let r = 0; r < rows; r++) {
+        fuseRow(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y + r, width, floor);
+      }
+      if (rows == 2) fusePoolRows(poolPtr, poolMapStride, poolRowStride, nPool, gpPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y, halfW, floor);
+    } else {
+      // Narrower than one block: the scalar pass.
+      fuseBlock(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
+        qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, 0, width, relu);
     }
-    if (rows == 2) fusePoolRows(poolPtr, poolMapStride, poolRowStride, nPool, gpPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y, xs, floor);
-    fuseBlock(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
-      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, xs, width, relu);
     y += rows;
   }
 }
@@ -260,15 +291,15 @@ function convPairRowSimd(q: usize, p: usize, rowStride: i32, taps: usize, first:
     const o = at(q, x);
     const r0 = at(p, x - 1) - row, r1 = r0 + row, r2 = r1 + row;
     let s = first ? f32x4.splat(0) : v128.load(o);
-    s = f32x4.add(s, f32x4.mul(k0, v128.load(r0)));
-    s = f32x4.add(s, f32x4.mul(k1, v128.load(r0, 4)));
-    s = f32x4.add(s, f32x4.mul(k2, v128.load(r0, 8)));
-    s = f32x4.add(s, f32x4.mul(k3, v128.load(r1)));
-    s = f32x4.add(s, f32x4.mul(k4, v128.load(r1, 4)));
-    s = f32x4.add(s, f32x4.mul(k5, v128.load(r1, 8)));
-    s = f32x4.add(s, f32x4.mul(k6, v128.load(r2)));
-    s = f32x4.add(s, f32x4.mul(k7, v128.load(r2, 4)));
-    s = f32x4.add(s, f32x4.mul(k8, v128.load(r2, 8)));
+    s = madd(k0, v128.load(r0), s);
+    s = madd(k1, v128.load(r0, 4), s);
+    s = madd(k2, v128.load(r0, 8), s);
+    s = madd(k3, v128.load(r1), s);
+    s = madd(k4, v128.load(r1, 4), s);
+    s = madd(k5, v128.load(r1, 8), s);
+    s = madd(k6, v128.load(r2), s);
+    s = madd(k7, v128.load(r2, 4), s);
+    s = madd(k8, v128.load(r2, 8), s);
     v128.store(o, s);
   }
 }

@@ -15,7 +15,9 @@
  * engines' way (src/engines/dense.ts: contiguous channel ranges, one scratch per thread, share 0
  * on the calling thread), on the shared-memory build (build/kernels-mt.wasm). The 4-D IDCT runs
  * as one call (the engines expand one layer at a time on one thread), so it has no 2-thread row.
- * `ceiling` is each kernel's executed GFLOP/s as a share of the ceiling with as many threads.
+ * Every row runs on both kernel builds, plain SIMD and relaxed-SIMD FMA (build/kernels-fma*.wasm),
+ * side by side (--builds=simd,fma keeps some); `ceiling` is each kernel's executed GFLOP/s as a
+ * share of its build's ceiling with as many threads.
  * Writes JSON to bench/results/kernels-<date>.json (or --json) and prints a table.
  */
 import Benchmark from 'benchmark';
@@ -27,7 +29,8 @@ import type { KernelExports } from '../src/wasm/exports.js';
 import { splitRange, type KernelCall, type Parallel } from '../src/wasm/parallel.js';
 import { PACKAGE_ROOT } from '../src/node/data.js';
 import { loadKernels } from '../src/node/kernels.js';
-import { measureCeiling } from './ceiling.js';
+import { kernelFile, type KernelBuild } from '../src/wasm/features.js';
+import { CEILING_LABEL, measureCeiling, type Ceiling } from './ceiling.js';
 import { CONV3X3_SCRATCH_FLOATS, CONVT_SCRATCH_FLOATS, IDCT_SCRATCH_FLOATS, IDCT_TABLE_FLOATS } from '../src/wasm/kernels.js';
 import { UPSTREAM_CASES, bytes, crop, describe, flops, type KernelCase } from './cases.js';
 
@@ -43,10 +46,15 @@ const twinChannels = 2; // scalar twins are validated and timed on this many out
 // --quick: one thread only (the end-to-end part of the run covers two).
 const threadCounts = (args.find((a) => a.startsWith('--threads='))?.slice(10) ?? (quick ? '1' : '1,2')).split(',').map(Number);
 
-const ceiling = await measureCeiling(quick);
-const ceilingFor = (threads: number) => (threads === 1 ? ceiling.best.gflops : ceiling.twoThreads);
-console.log(`SIMD ceiling (f32x4 mul+add, independent chains): ${ceiling.chains.map((x) => `${x.chains}: ${x.gflops.toFixed(1)}`).join(', ')} GFLOP/s`);
-console.log(`  → 1 thread ${ceiling.best.gflops.toFixed(1)} GFLOP/s (${ceiling.best.chains} chains), 2 threads ${ceiling.twoThreads.toFixed(1)} GFLOP/s`);
+const builds = (args.find((a) => a.startsWith('--builds='))?.slice(9) ?? 'simd,fma').split(',') as KernelBuild[];
+const ceilings = {} as Record<KernelBuild, Ceiling>;
+for (const build of builds) {
+  const c = (ceilings[build] = await measureCeiling(quick, build));
+  console.log(`${CEILING_LABEL[build]}: ${c.chains.map((x) => `${x.chains}: ${x.gflops.toFixed(1)}`).join(', ')} GFLOP/s`);
+  console.log(`  → 1 thread ${c.best.gflops.toFixed(1)} GFLOP/s (${c.best.chains} chains), 2 threads ${c.twoThreads.toFixed(1)} GFLOP/s`);
+}
+const ceiling = ceilings.simd ?? ceilings.fma;
+const ceilingFor = (threads: number, build: KernelBuild) => (threads === 1 ? ceilings[build].best.gflops : ceilings[build].twoThreads);
 
 /** The kernel instance in use: single-threaded (build/kernels.wasm) or the 2-thread pool (kernels-mt.wasm). */
 let k: KernelInstance;
@@ -173,17 +181,19 @@ function runner(s: Setup, threads: number): () => void {
 const WINOGRAD_F23_WORK = 16 / 36;
 
 interface Row {
-  variant: string; name: string; shape: string; threads: number; gflop: number; cold_s: number; median_s: number; runs: number;
+  build: KernelBuild; variant: string; name: string; shape: string; threads: number; gflop: number; cold_s: number; median_s: number; runs: number;
   /** Nominal (direct-convolution) GFLOP/s; `executed_gflops` counts what the kernel really computes (Winograd: 16/36 of it). */
   gflops: number; executed_gflops: number; gbs: number; ceiling_share: number; twin_gflops: number; speedup: number; valid: boolean;
 }
 const rows: Row[] = [];
 const variantArg = args.find((a) => a.startsWith('--variant='))?.slice(10);
-for (const threads of threadCounts) {
+for (const threads of threadCounts) for (const build of builds) {
   if (parallel) await parallel.dispose();
+  process.env.FREQREG_KERNELS = build;
   ({ kernels: k, parallel } = await loadKernels(threads));
   ex = k.exports;
-  console.log(`\n${threads} thread(s)${threads > 1 ? ' (kernels-mt.wasm, channel ranges split as the engines do)' : ''}:`);
+  const file = kernelFile(build, threads > 1);
+  console.log(`\n${threads} thread(s), ${file}${threads > 1 ? ' (channel ranges split as the engines do)' : ''}:`);
   console.log(`  ${'kernel'.padEnd(44)} ${'shape'.padEnd(40)} ${'median'.padStart(12)} ${'GFLOP/s'.padStart(7)}  ${'GB/s'.padStart(6)}  ceiling  ${threads === 1 ? 'scalar twin GFLOP/s, SIMD ×' : ''}`);
   for (const full of UPSTREAM_CASES) for (const variant of full.op === 'conv3x3' ? ['direct', 'f23'] : ['simd']) {
     if (filter && !full.op.includes(filter) && !full.name.includes(filter)) continue;
@@ -203,7 +213,8 @@ for (const threads of threadCounts) {
     for (let i = 0; i < v.outN; i++) { m = Math.max(m, Math.abs(b[i]!)); d = Math.max(d, Math.abs(a[i]! - b[i]!)); }
     // Winograd, the IDCT and the norm's statistics round differently from their twins: a few ulps
     // of the output scale; everything else sums in the twin's order and must match bitwise.
-    const rounding = c.op === 'idct4d' || c.op === 'norm' || variant === 'f23';
+    // The FMA build's convolutions round each multiply-add once, their twins twice.
+    const rounding = c.op === 'idct4d' || c.op === 'norm' || variant === 'f23' || (build === 'fma' && /^conv[13]/.test(c.op));
     const valid = a.every((x) => !Number.isNaN(x)) && (rounding ? d <= 1e-5 * m : d === 0);
     const tt = threads === 1 ? time(() => call(v.twin, v.argsTwin()), quick ? 0.05 : 0.2) : undefined;
     k.arena.release(mark);
@@ -227,8 +238,8 @@ for (const threads of threadCounts) {
     const gflops = work / tm.median / 1e9;
     const executed = gflops * (variant === 'f23' ? WINOGRAD_F23_WORK : 1);
     rows.push({
-      variant, name: full.name, shape: describe(c), threads, gflop: work / 1e9, cold_s: tm.cold, median_s: tm.median, runs: tm.runs,
-      gflops, executed_gflops: executed, gbs: bytes(c) / tm.median / 1e9, ceiling_share: c.op === 'concat' ? NaN : executed / ceilingFor(threads),
+      build, variant, name: full.name, shape: describe(c), threads, gflop: work / 1e9, cold_s: tm.cold, median_s: tm.median, runs: tm.runs,
+      gflops, executed_gflops: executed, gbs: bytes(c) / tm.median / 1e9, ceiling_share: c.op === 'concat' ? NaN : executed / ceilingFor(threads, build),
       twin_gflops: c.op === 'concat' ? NaN : twinRate, speedup: rate / twinRate, valid,
     });
     k.arena.release(mark);
@@ -241,9 +252,9 @@ for (const threads of threadCounts) {
 await parallel?.dispose();
 
 // Totals for the dense forward pass (full-size equivalent: quick rates × full work).
-const totals: { threads: number; variant: string; gflop: number; gflops: number; seconds: number; ceiling_share: number }[] = [];
-for (const threads of threadCounts) for (const v of ['direct', 'f23']) {
-  const pick = (r: Row) => /^conv/.test(r.shape) && (r.variant === v || r.variant === 'simd');
+const totals: { build: KernelBuild; threads: number; variant: string; gflop: number; gflops: number; seconds: number; ceiling_share: number }[] = [];
+for (const build of builds) for (const threads of threadCounts) for (const v of ['direct', 'f23']) {
+  const pick = (r: Row) => r.build === build && /^conv/.test(r.shape) && (r.variant === v || r.variant === 'simd');
   const convRows = rows.filter((r) => r.threads === threads && pick(r));
   // outc (not split over threads: the engines run it on one) counts with its 1-thread time
   for (const r of rows) if (r.threads === 1 && pick(r) && !convRows.some((x) => x.name === r.name && x.variant === r.variant)) convRows.push(r);
@@ -257,13 +268,13 @@ for (const threads of threadCounts) for (const v of ['direct', 'f23']) {
   let executedWork = 0;
   for (const r of convRows) executedWork += (r.executed_gflops / r.gflops) * flops(UPSTREAM_CASES.find((c) => c.name === r.name)!);
   const gflops = fullWork / fullTime / 1e9, executed = executedWork / fullTime / 1e9;
-  totals.push({ threads, variant: v, gflop: fullWork / 1e9, gflops, seconds: fullTime, ceiling_share: executed / ceilingFor(threads) });
-  console.log(`convolutions (3x3 ${v}), ${threads} thread(s): ${(fullWork / 1e9).toFixed(1)} GFLOP per 959×640 image at ${gflops.toFixed(2)} GFLOP/s${v === 'f23' ? ' direct-equivalent' : ''} (${(100 * executed / ceilingFor(threads)).toFixed(0)}% of the ceiling) → ${fullTime.toFixed(2)} s`);
+  totals.push({ build, threads, variant: v, gflop: fullWork / 1e9, gflops, seconds: fullTime, ceiling_share: executed / ceilingFor(threads, build) });
+  console.log(`convolutions (3x3 ${v}, ${build}), ${threads} thread(s): ${(fullWork / 1e9).toFixed(1)} GFLOP per 959×640 image at ${gflops.toFixed(2)} GFLOP/s${v === 'f23' ? ' direct-equivalent' : ''} (${(100 * executed / ceilingFor(threads, build)).toFixed(0)}% of the ceiling) → ${fullTime.toFixed(2)} s`);
 }
 const machine = { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, v8: process.versions.v8, quick };
 const out = jsonOut ?? join(PACKAGE_ROOT, 'bench', 'results', `kernels-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.json`);
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine, ceiling, rows, totals }, null, 2));
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine, ceiling, ceilingFma: ceilings.fma, rows, totals }, null, 2));
 console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; JSON: ${out}`);
 if (rows.some((r) => !r.valid)) {
   console.error('validation failed (rows marked !)');

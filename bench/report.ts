@@ -10,16 +10,19 @@ import type { Ceiling } from './ceiling.js';
 import type { CliCaseResult } from './cli-case.js';
 
 export interface KernelRow {
-  variant: string; name: string; shape: string; threads: number; gflop: number; cold_s: number; median_s: number; runs: number;
+  /** Kernel build: 'simd' (build/kernels*.wasm) or 'fma' (build/kernels-fma*.wasm); absent in runs before the FMA build. */
+  build?: string; variant: string; name: string; shape: string; threads: number; gflop: number; cold_s: number; median_s: number; runs: number;
   gflops: number; executed_gflops: number; gbs: number; ceiling_share: number | null; twin_gflops: number | null; speedup: number | null; valid: boolean;
 }
-export interface ConvTotal { threads: number; variant: string; gflop: number; gflops: number; seconds: number; ceiling_share: number }
-export interface KernelsResult { ceiling: Ceiling; rows: KernelRow[]; totals: ConvTotal[] }
+export interface ConvTotal { build?: string; threads: number; variant: string; gflop: number; gflops: number; seconds: number; ceiling_share: number }
+export interface KernelsResult { ceiling: Ceiling; ceilingFma?: Ceiling; rows: KernelRow[]; totals: ConvTotal[] }
 export interface SpectralKernel {
-  name: string; calls: number; msPerImage: number; gflopPerImage: number; gflops: number; gbs: number;
+  build?: string; name: string; calls: number; msPerImage: number; gflopPerImage: number; gflops: number; gbs: number;
   twinGflops?: number; speedup?: number; ceilingShare: number;
 }
 export interface CaseResult {
+  /** Kernel build forced for the row (FREQREG_KERNELS); absent: the one Node picks. */
+  build?: string;
   engine: string; form: string; threads: number; width: number; height: number;
   loadSeconds: number; coldSeconds: number; medianSeconds: number; warmSeconds: number[];
   imagesPerSecond?: number; peakRssMiB: number; peakRssAfterBatchMiB?: number; maskPixelsDifferent?: number;
@@ -36,7 +39,7 @@ export interface TrainResult {
 export interface BenchResult {
   date: string; quick: boolean; peers: boolean;
   machine: { cpu?: string; cores: number; memoryGiB: number; node: string; v8: string; platform: string; loadBefore: number[]; loadAfter: number[] };
-  ceiling: Ceiling; kernels: KernelRow[]; convTotals: ConvTotal[];
+  ceiling: Ceiling; ceilingFma?: Ceiling; kernels: KernelRow[]; convTotals: ConvTotal[];
   spectralKernels: SpectralKernel[]; spectralTwinLogitsRelative?: number;
   endToEnd: CaseResult[]; peerResults: CaseResult[];
   /** Configurations an engine refused (code) or that failed. */
@@ -61,32 +64,39 @@ export function renderMarkdown(r: BenchResult): string {
   out.push('', '**SIMD ceiling** (independent `f32x4` multiply-add chains, 8 flop per step):', '',
     table(['chains', ...c.chains.map((x) => String(x.chains))], [['GFLOP/s, 1 thread', ...c.chains.map((x) => f(x.gflops, 1))]]), '',
     `Ceiling: **${f(c.best.gflops, 1)} GFLOP/s** on 1 thread (${c.best.chains} chains), **${f(c.twoThreads, 1)}** on 2 threads.`);
+  const cf = r.ceilingFma;
+  if (cf) {
+    out.push('', '**FMA ceiling** (the same chains as one `f32x4.relaxed_madd`, the FMA build\'s ceiling):', '',
+      table(['chains', ...cf.chains.map((x) => String(x.chains))], [['GFLOP/s, 1 thread', ...cf.chains.map((x) => f(x.gflops, 1))]]), '',
+      `FMA ceiling: **${f(cf.best.gflops, 1)} GFLOP/s** on 1 thread (${cf.best.chains} chains), **${f(cf.twoThreads, 1)}** on 2 threads.`);
+  }
+  const build = (b: string | undefined) => b ?? 'simd';
 
-  const key = (k: KernelRow) => `${k.name}|${k.variant}`;
+  const key = (k: KernelRow) => `${k.name}|${k.variant}|${build(k.build)}`;
   const two = new Map(r.kernels.filter((k) => k.threads === 2).map((k) => [key(k), k]));
   const rows = r.kernels.filter((k) => k.threads === 1).map((k) => {
     const t = two.get(key(k));
     return [
-      `${k.name}${k.variant === 'simd' ? '' : ` (${k.variant})`}`, `\`${k.shape.replace(/^\S+ /, '')}\``,
+      `${k.name}${k.variant === 'simd' ? '' : ` (${k.variant})`}`, build(k.build), `\`${k.shape.replace(/^\S+ /, '')}\``,
       f(k.median_s * 1e3, 2), f(k.gflops), f(k.gbs), pct(k.ceiling_share), k.speedup ? `×${f(k.speedup, 1)}` : '—',
       t ? f(t.gflops) : '—', t ? pct(t.ceiling_share) : '—', k.valid && (!t || t.valid) ? '' : 'INVALID',
     ];
   });
-  out.push('', '**Kernels** at the upstream shapes (959×640 input). GFLOP/s are nominal (a 3×3 output = 9 multiply-adds; Winograd `f23` rows count the direct convolution\'s work, and their ceiling share counts the 16/36 of it they execute); ceiling share = executed GFLOP/s ÷ the ceiling with as many threads; SIMD × = against the scalar twin; concatenation is pure traffic (GB/s only).', '',
-    table(['kernel', 'shape', 'ms (1 thread)', 'GFLOP/s', 'GB/s', 'of ceiling', 'SIMD ×', 'GFLOP/s, 2 threads', 'of 2-thread ceiling', ''], rows));
+  out.push('', '**Kernels** at the upstream shapes (959×640 input). GFLOP/s are nominal (a 3×3 output = 9 multiply-adds; Winograd `f23` rows count the direct convolution\'s work, and their ceiling share counts the 16/36 of it they execute); ceiling share = executed GFLOP/s ÷ the ceiling of the row\'s build (plain SIMD or FMA) with as many threads; SIMD × = against the scalar twin; concatenation is pure traffic (GB/s only).', '',
+    table(['kernel', 'build', 'shape', 'ms (1 thread)', 'GFLOP/s', 'GB/s', 'of ceiling', 'SIMD ×', 'GFLOP/s, 2 threads', 'of 2-thread ceiling', ''], rows));
   if (r.convTotals.length) {
-    out.push('', table(['all convolutions of one 959×640 image', 'threads', 'GFLOP (direct)', 's', 'GFLOP/s', 'of ceiling'],
-      r.convTotals.map((t) => [`3×3 ${t.variant === 'f23' ? 'Winograd F(2×2,3×3)' : 'direct'}`, t.threads, f(t.gflop, 1), f(t.seconds, 2), f(t.gflops, 1), pct(t.ceiling_share)])));
+    out.push('', table(['all convolutions of one 959×640 image', 'build', 'threads', 'GFLOP (direct)', 's', 'GFLOP/s', 'of ceiling'],
+      r.convTotals.map((t) => [`3×3 ${t.variant === 'f23' ? 'Winograd F(2×2,3×3)' : 'direct'}`, build(t.build), t.threads, f(t.gflop, 1), f(t.seconds, 2), f(t.gflops, 1), pct(t.ceiling_share)])));
   }
   if (r.spectralKernels.length) {
     out.push('', '**Spectral engine kernels**, timed in place (every call of a 959×640 forward pass, 1 thread):', '',
-      table(['kernel', 'calls', 'ms/image', 'GFLOP/image', 'GFLOP/s', 'GB/s', 'of ceiling', 'SIMD ×'],
-        r.spectralKernels.map((k) => [k.name, k.calls, f(k.msPerImage, 1), f(k.gflopPerImage, 3), f(k.gflops), f(k.gbs), pct(k.ceilingShare), k.speedup ? `×${f(k.speedup, 1)}` : '—'])));
+      table(['kernel', 'build', 'calls', 'ms/image', 'GFLOP/image', 'GFLOP/s', 'GB/s', 'of its build\'s ceiling', 'SIMD ×'],
+        r.spectralKernels.map((k) => [k.name, build(k.build), k.calls, f(k.msPerImage, 1), f(k.gflopPerImage, 3), f(k.gflops), f(k.gbs), pct(k.ceilingShare), k.speedup ? `×${f(k.speedup, 1)}` : '—'])));
   }
   const e2e = (list: CaseResult[], peer: boolean) => table(
     ['engine', 'threads', 'image', 'load s', 'cold s', 'median s', 'runs', 'images/s', 'peak RSS MiB', 'after batch', peer ? 'mask ≠ freqreg dense' : 'mask ≠ upstream', 'load avg'],
     list.map((x) => [
-      x.form === x.engine ? x.engine : `${x.engine} (${x.form})`, x.threads, `${x.width}×${x.height}`, f(x.loadSeconds), f(x.coldSeconds, 3), `**${f(x.medianSeconds, 3)}**`, x.warmSeconds.length,
+      `${x.form === x.engine ? x.engine : `${x.engine} (${x.form})`}${x.build ? ` [${x.build}]` : ''}`, x.threads, `${x.width}×${x.height}`, f(x.loadSeconds), f(x.coldSeconds, 3), `**${f(x.medianSeconds, 3)}**`, x.warmSeconds.length,
       f(x.imagesPerSecond ?? 1 / x.medianSeconds), f(x.peakRssMiB, 0), x.peakRssAfterBatchMiB === undefined ? '—' : f(x.peakRssAfterBatchMiB, 0),
       peer ? (x.maskPixelsDifferentFromFreqreg === undefined ? '—' : `${x.maskPixelsDifferentFromFreqreg} px${x.maskPixelsDifferentFromFreqreg ? ` (${x.atNearTies} at margin < 1e-3)` : ''}`) : (x.maskPixelsDifferent === undefined ? '—' : `${x.maskPixelsDifferent} px`),
       f(x.load, 2),

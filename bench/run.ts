@@ -1,5 +1,7 @@
 /**
- * `npm run bench`: one run of everything, on the machine it runs on —
+ * `npm run bench`: one run of everything, on the machine it runs on — the kernels and the spectral
+ * engine on both kernel builds side by side (plain SIMD, and relaxed-SIMD FMA: src/wasm/features.ts),
+ * each against its own ceiling —
  *   1. the SIMD ceiling and every kernel at the upstream shapes, 1 and 2 threads (bench/kernels.ts);
  *   2. the spectral engine's fused kernels in place, 1 thread, against their scalar twins (bench/spectral.ts);
  *   3. end to end per engine (dense, spectral, auto), 959×640 and 1918×1280, 1 and 2 threads, one
@@ -59,8 +61,10 @@ mkdirSync(scratchDir, { recursive: true });
 const dataDir = findDataDir();
 if (!dataDir) throw new Error('upstream data not found: set FREQREG_DATA');
 
-function node(script: string, args: string[], capture: boolean): string {
-  return execFileSync(process.execPath, [join(here, script), ...args], { encoding: 'utf8', stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'], maxBuffer: 1 << 26 });
+function node(script: string, args: string[], capture: boolean, env: Record<string, string> = {}): string {
+  return execFileSync(process.execPath, [join(here, script), ...args], {
+    encoding: 'utf8', stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'], maxBuffer: 1 << 26, env: { ...process.env, ...env },
+  });
 }
 const lastJson = <T>(out: string): T => JSON.parse(out.trim().split('\n').pop()!) as T;
 const load = () => loadavg().map((x) => +x.toFixed(2));
@@ -143,14 +147,21 @@ node('kernels.js', [...(quick ? ['--quick'] : []), `--json=${kernelsJson}`], fal
 const kernels = JSON.parse(readFileSync(kernelsJson, 'utf8')) as KernelsResult;
 rmSync(kernelsJson);
 
-// 2. the spectral engine's fused kernels, in place
+// 2. the spectral engine's fused kernels, in place, on each kernel build against its own ceiling
 console.log('\nspectral engine kernels in place (1 thread, upstream model, 959×640):');
-const spectralOut = node('spectral.js', ['--profile', `--runs=${quick ? 1 : 3}`, ...(quick ? [] : ['--twins'])], true);
-const spectral = lastJson<{ spectralKernels: SpectralKernel[]; twinLogitsRelative?: number }>(spectralOut);
-for (const r of spectral.spectralKernels) r.ceilingShare = r.gflops / kernels.ceiling.best.gflops;
-for (const r of spectral.spectralKernels) {
-  console.log(`  ${r.name.padEnd(28)} ${r.msPerImage.toFixed(1).padStart(7)} ms/image ${r.gflops.toFixed(2).padStart(6)} GFLOP/s ${r.gbs.toFixed(2).padStart(6)} GB/s ${(100 * r.ceilingShare).toFixed(1).padStart(5)}% of the ceiling` +
-    `${r.speedup ? `  twin ${r.twinGflops!.toFixed(2)} GFLOP/s, SIMD ×${r.speedup.toFixed(1)}` : ''}`);
+const spectral: { spectralKernels: SpectralKernel[]; twinLogitsRelative?: number } = { spectralKernels: [] };
+for (const build of ['simd', 'fma'] as const) {
+  const out = node('spectral.js', ['--profile', `--runs=${quick ? 1 : 3}`, ...(quick ? [] : ['--twins'])], true, { FREQREG_KERNELS: build });
+  const one = lastJson<{ spectralKernels: SpectralKernel[]; twinLogitsRelative?: number }>(out);
+  const ceiling = build === 'fma' ? kernels.ceilingFma! : kernels.ceiling;
+  for (const r of one.spectralKernels) {
+    r.build = build;
+    r.ceilingShare = r.gflops / ceiling.best.gflops;
+    console.log(`  ${r.name.padEnd(28)} ${build.padEnd(4)} ${r.msPerImage.toFixed(1).padStart(7)} ms/image ${r.gflops.toFixed(2).padStart(6)} GFLOP/s ${r.gbs.toFixed(2).padStart(6)} GB/s ${(100 * r.ceilingShare).toFixed(1).padStart(5)}% of the ${build} ceiling` +
+      `${r.speedup ? `  twin ${r.twinGflops!.toFixed(2)} GFLOP/s, SIMD ×${r.speedup.toFixed(1)}` : ''}`);
+  }
+  spectral.spectralKernels.push(...one.spectralKernels);
+  if (build === 'simd') spectral.twinLogitsRelative = one.twinLogitsRelative;
 }
 
 // 3 and 4. end to end, and the peers beside freqreg's runs with the same thread count
@@ -171,11 +182,13 @@ if (peers) {
 const logitsFile = (threads: number) => join(scratchDir, `dense-${threads}t.f32`);
 
 type Config = Record<string, string | number>;
+const KERNEL_BUILDS = ['simd', 'fma'] as const;
 const engineConfigs = (threads: number, scale: number): Config[] => {
-  if (quick) return scale === 1 ? [{ engine: 'spectral', threads, runs: 3 }, ...(threads === 2 ? [{ engine: 'auto', threads, runs: 3 }] : [])] : [];
+  // The spectral engine on both kernel builds side by side; the other rows on the build Node picks.
+  if (quick) return scale === 1 ? [...KERNEL_BUILDS.map((build) => ({ engine: 'spectral', build, threads, runs: 3 })), ...(threads === 2 ? [{ engine: 'auto', threads, runs: 3 }] : [])] : [];
   const light = scale === 1 ? { runs: 7, batch: 16 } : { runs: 5, batch: 4 };
   return [
-    { engine: 'spectral', threads, scale, ...light },
+    ...KERNEL_BUILDS.map((build) => ({ engine: 'spectral', build, threads, scale, ...light })),
     { engine: 'auto', threads, scale, ...light },
     // dense: a 959×640 image is 898.6 GFLOP (about 10–20 s); 1918×1280 four times that
     { engine: 'dense', threads, scale, runs: scale === 1 ? 5 : 3, ...(scale === 1 && peers ? { 'logits-out': logitsFile(threads) } : {}) },
@@ -205,7 +218,10 @@ for (const c of configs) {
       r = lastJson<CaseResult>(node('peer-case.js', args, true));
       peerResults.push(r);
     } else {
-      r = lastJson<CaseResult>(node('engine-case.js', Object.entries(c).map(([k, v]) => `--${k}=${v}`), true));
+      // `build` goes to the case as FREQREG_KERNELS (the kernel build it loads), not as a flag.
+      const { build, ...rest } = c;
+      r = lastJson<CaseResult>(node('engine-case.js', Object.entries(rest).map(([k, v]) => `--${k}=${v}`), true, build ? { FREQREG_KERNELS: String(build) } : {}));
+      if (build) r.build = String(build);
       endToEnd.push(r);
     }
   } catch (e) {
@@ -219,7 +235,7 @@ for (const c of configs) {
     continue;
   }
   r.load = load()[0];
-  console.log(`  ${`${r.engine}${r.form !== r.engine ? ` (${r.form})` : ''}`.padEnd(24)} ${r.threads} thread(s) ${`${r.width}×${r.height}`.padEnd(10)} load ${r.loadSeconds.toFixed(2)} s  cold ${r.coldSeconds.toFixed(3)} s  median ${r.medianSeconds.toFixed(3)} s (of ${r.warmSeconds.length})` +
+  console.log(`  ${`${r.engine}${r.form !== r.engine ? ` (${r.form})` : ''}${r.build ? ` [${r.build}]` : ''}`.padEnd(24)} ${r.threads} thread(s) ${`${r.width}×${r.height}`.padEnd(10)} load ${r.loadSeconds.toFixed(2)} s  cold ${r.coldSeconds.toFixed(3)} s  median ${r.medianSeconds.toFixed(3)} s (of ${r.warmSeconds.length})` +
     `${r.imagesPerSecond ? `  ${r.imagesPerSecond.toFixed(2)} images/s` : ''}  peak RSS ${r.peakRssMiB.toFixed(0)} MiB` +
     `${r.maskPixelsDifferent !== undefined ? `  mask ≠ upstream: ${r.maskPixelsDifferent} px` : ''}` +
     `${r.maskPixelsDifferentFromFreqreg !== undefined ? `  mask ≠ freqreg dense: ${r.maskPixelsDifferentFromFreqreg} px (${r.atNearTies} at margins < 1e-3)` : ''}`);
@@ -228,7 +244,8 @@ if (peers) for (const t of [1, 2]) rmSync(logitsFile(t), { force: true });
 rmSync(onnxFile, { force: true });
 
 // Ratios: peer seconds per image / freqreg's, same thread count, same run.
-const at = (list: CaseResult[], engine: string, threads: number) => list.find((r) => r.engine === engine && r.threads === threads && r.width === 959);
+const at = (list: CaseResult[], engine: string, threads: number) =>
+  list.find((r) => r.engine === engine && r.threads === threads && r.width === 959 && (r.build ?? 'fma') === 'fma');
 const ratios: BenchResult['ratios'] = [];
 for (const t of [1, 2]) {
   for (const ours of ['spectral', 'auto', 'dense']) {
@@ -248,7 +265,7 @@ const training = await trainBench(dataDir, scratchDir, quick);
 
 machine.loadAfter = load();
 const result: BenchResult & { backward: TrainResult[]; training: typeof training } = {
-  date: new Date().toISOString(), quick, peers, machine, ceiling: kernels.ceiling, kernels: kernels.rows, convTotals: kernels.totals,
+  date: new Date().toISOString(), quick, peers, machine, ceiling: kernels.ceiling, ceilingFma: kernels.ceilingFma, kernels: kernels.rows, convTotals: kernels.totals,
   spectralKernels: spectral.spectralKernels, spectralTwinLogitsRelative: spectral.twinLogitsRelative, endToEnd, peerResults, refused, ratios, onnx,
   wholeProcess, backward, training,
 };

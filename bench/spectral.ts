@@ -11,6 +11,8 @@
  * line `{"spectralKernels": [...]}` after the summary. --twins adds one pass with every kernel
  * replaced by its scalar twin (`_ref`, same signature): the twins' rates, and the twin pass's
  * logits against the SIMD pass's (largest difference relative to the largest logit).
+ * The kernel build is the one Node picks (relaxed-SIMD FMA where V8 runs it); FREQREG_KERNELS=simd
+ * or fma forces one (`npm run bench` runs both).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 // npm run build:web [-- --out DIR] — the web page (web/) as static files in dist-web/ (or DIR): the page script, its
-// engine worker, the kernel worker (src/browser/kernel-worker.ts), the three .wasm modules from
+// engine worker, the kernel worker (src/browser/kernel-worker.ts), the .wasm modules from
 // build/ and the built-in sample from fixtures/sample/. Needs `npm run build` first (build/*.wasm).
 // Serve with `node scripts/serve-web.mjs` (COOP/COEP, so the page gets threads).
 import { build } from 'esbuild';
@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { out: { type: 'string', default: join(root, 'dist-web') } } });
 const out = resolve(values.out);
-const wasm = ['kernels.wasm', 'kernels-mt.wasm', 'xz.wasm'];
+const wasm = ['kernels.wasm', 'kernels-mt.wasm', 'kernels-fma.wasm', 'kernels-fma-mt.wasm', 'xz.wasm'];
 for (const f of wasm) {
   if (!existsSync(join(root, 'build', f))) {
     console.error(`build/${f} is missing: run npm run build first`);

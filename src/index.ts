@@ -40,6 +40,8 @@ export type { TrainableModel } from './engines/trainable.js';
 
 export { instantiateKernels, Arena, PAGE_BYTES } from './wasm/instance.js';
 export { compileWasm } from './wasm/source.js';
+export { bestKernelBuild, chooseKernels, kernelFile, relaxedSimdAvailable } from './wasm/features.js';
+export type { KernelBuild } from './wasm/features.js';
 export type { WasmImport, WasmSource } from './wasm/source.js';
 export type { InstantiateOptions, KernelInstance } from './wasm/instance.js';
 export { serialParallel, runCalls } from './wasm/parallel.js';

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { decodeXz } from '../src/formats/xz.js';
 import { findDataDir, findFixturesDir, PACKAGE_ROOT } from '../src/node/data.js';
 import { xzWasmModule } from '../src/node/load.js';
+import { kernelBuild } from '../src/node/kernels.js';
+import { kernelFile } from '../src/wasm/features.js';
 
 export { PACKAGE_ROOT };
 
@@ -58,3 +60,14 @@ export function readF32(path: string): Float32Array {
 
 /** Deterministic pseudo-random numbers (mulberry32) for tests and benchmarks: the product's generator. */
 export { mulberry32 as rng } from '../src/train/rng.js';
+
+/**
+ * The kernel module the tests run: the build the Node layer picks (relaxed SIMD where V8 runs it),
+ * or the one FREQREG_KERNELS forces (`simd`, `fma`): CI runs the numeric tests with both.
+ */
+export function kernelModuleBytes(threaded = false): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(readFileSync(join(PACKAGE_ROOT, 'build', kernelFile(kernelBuild(), threaded))));
+}
+
+/** The build kernelModuleBytes() gives. */
+export { kernelBuild };

@@ -12,7 +12,7 @@ import { imageToTensor } from '../src/input.js';
 import type { FrModel } from '../src/model.js';
 import { instantiateKernels, type KernelInstance } from '../src/wasm/instance.js';
 import { serialParallel } from '../src/wasm/parallel.js';
-import { PACKAGE_ROOT, rng } from './helpers.js';
+import { kernelModuleBytes, PACKAGE_ROOT, rng } from './helpers.js';
 import { crossCheck, geometry } from './support/kernel-check.js';
 import { syntheticModel } from './support/synthetic.js';
 
@@ -37,7 +37,7 @@ function readPng(path: string) {
 }
 
 async function kernels(): Promise<KernelInstance> {
-  return instantiateKernels(readFileSync(join(PACKAGE_ROOT, 'build', 'kernels.wasm')));
+  return instantiateKernels(kernelModuleBytes());
 }
 
 interface Loaded { c: GradCase; model: FrModel; input: Float32Array; target: Uint8Array }

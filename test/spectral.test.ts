@@ -9,7 +9,7 @@ import { planSpectral } from '../src/engines/spectral-plan.js';
 import { imageToTensor } from '../src/input.js';
 import type { FrModel } from '../src/model.js';
 import { instantiateKernels, type KernelInstance } from '../src/wasm/instance.js';
-import { fixturesDir, PACKAGE_ROOT, readF32, readFixtures, rng, upstreamDir } from './helpers.js';
+import { fixturesDir, kernelModuleBytes, readF32, readFixtures, rng, upstreamDir } from './helpers.js';
 import { crossCheck, geometry } from './support/kernel-check.js';
 import { syntheticModel } from './support/synthetic.js';
 import { tolLogits } from './support/compare.js';
@@ -23,7 +23,7 @@ const TOL_LOGITS_RELATIVE = 1e-3;
 const NEAR_TIE_MARGIN = 1e-3;
 
 async function kernels(): Promise<KernelInstance> {
-  return instantiateKernels(readFileSync(join(PACKAGE_ROOT, 'build', 'kernels.wasm')));
+  return instantiateKernels(kernelModuleBytes());
 }
 
 function randomInput(c: number, h: number, w: number, seed: number): Float32Array {

@@ -4,7 +4,7 @@
  * modules once, then a model per 'load' and a mask per 'segment' (see ./protocol.ts).
  */
 import {
-  compileWasm, countParameters, createBrowserSegmenter, decodeImage, defaultBrowserThreads, FreqregError, threadsAvailable, type Segmenter,
+  bestKernelBuild, compileWasm, countParameters, createBrowserSegmenter, decodeImage, defaultBrowserThreads, FreqregError, kernelFile, threadsAvailable, type Segmenter,
 } from '../src/browser.js';
 import type { ModelInfo, PageRequest, WorkerReply } from './protocol.js';
 
@@ -18,8 +18,10 @@ const scope = globalThis as unknown as Scope;
 const compile = (file: string) => compileWasm(new URL(file, import.meta.url), file);
 
 const modules = (async () => {
+  // The relaxed-SIMD (FMA) build where the browser runs it, else plain SIMD (src/wasm/features.ts).
+  const build = bestKernelBuild();
   const [kernels, xz, kernelsMt] = await Promise.all([
-    compile('./kernels.wasm'), compile('./xz.wasm'), threadsAvailable() ? compile('./kernels-mt.wasm') : undefined,
+    compile(`./${kernelFile(build, false)}`), compile('./xz.wasm'), threadsAvailable() ? compile(`./${kernelFile(build, true)}`) : undefined,
   ]);
   return { kernels, xz, kernelsMt };
 })();

@@ -1,11 +1,16 @@
 // The arithmetic ceiling of 128-bit WASM SIMD on this machine: independent chains of
-// a = a*m + c on f32x4 (f32x4.mul then f32x4.add: 8 flop per chain per step). With too few chains
+// a = a*m + c on f32x4 (8 flop per chain per step) through the kernels' own multiply-add
+// (assembly/madd.ts): f32x4.mul then f32x4.add, or one f32x4.relaxed_madd in the relaxed-SIMD
+// build (dist-bench/ceiling-fma.wasm, ~50 GFLOP/s per core, 8 chains). With too few chains
 // the add latency bounds the rate; with too many the chains spill out of registers; the best
 // count is the machine's ceiling (/work/shared/docs/performance.md: ~35 GFLOP/s per core, 10 chains).
 // Built on its own (not part of build/kernels.wasm) by `npm run asbuild:ceiling`:
 //   asc bench/assembly/ceiling.ts --config /dev/null -o dist-bench/ceiling.wasm -O3 --noAssert --enable simd --runtime stub --use abort=
+//   (the same with --enable relaxed-simd -o dist-bench/ceiling-fma.wasm)
 // Each function runs `steps` steps of its chains and returns the sum of their lanes, so nothing
 // can be optimized away; m and c come from the caller so nothing folds to constants.
+
+import { madd } from '../../assembly/madd';
 
 // @ts-ignore: decorator
 @inline function lanes(v: v128): f32 {
@@ -17,7 +22,7 @@ export function madd_chains1(steps: i32, m: f32, c: f32): f32 {
   const vm = f32x4.splat(m), vc = f32x4.splat(c);
   let a0 = f32x4.splat(<f32>1 * c);
   for (let i = 0; i < steps; i++) {
-    a0 = f32x4.add(f32x4.mul(a0, vm), vc);
+    a0 = madd(a0, vm, vc);
   }
   return lanes(a0);
 }
@@ -28,8 +33,8 @@ export function madd_chains2(steps: i32, m: f32, c: f32): f32 {
   let a0 = f32x4.splat(<f32>1 * c);
   let a1 = f32x4.splat(<f32>2 * c);
   for (let i = 0; i < steps; i++) {
-    a0 = f32x4.add(f32x4.mul(a0, vm), vc);
-    a1 = f32x4.add(f32x4.mul(a1, vm), vc);
+    a0 = madd(a0, vm, vc);
+    a1 = madd(a1, vm, vc);
   }
   return lanes(a0) + lanes(a1);
 }
@@ -42,10 +47,10 @@ export function madd_chains4(steps: i32, m: f32, c: f32): f32 {
   let a2 = f32x4.splat(<f32>3 * c);
   let a3 = f32x4.splat(<f32>4 * c);
   for (let i = 0; i < steps; i++) {
-    a0 = f32x4.add(f32x4.mul(a0, vm), vc);
-    a1 = f32x4.add(f32x4.mul(a1, vm), vc);
-    a2 = f32x4.add(f32x4.mul(a2, vm), vc);
-    a3 = f32x4.add(f32x4.mul(a3, vm), vc);
+    a0 = madd(a0, vm, vc);
+    a1 = madd(a1, vm, vc);
+    a2 = madd(a2, vm, vc);
+    a3 = madd(a3, vm, vc);
   }
   return lanes(a0) + lanes(a1) + lanes(a2) + lanes(a3);
 }
@@ -60,12 +65,12 @@ export function madd_chains6(steps: i32, m: f32, c: f32): f32 {
   let a4 = f32x4.splat(<f32>5 * c);
   let a5 = f32x4.splat(<f32>6 * c);
   for (let i = 0; i < steps; i++) {
-    a0 = f32x4.add(f32x4.mul(a0, vm), vc);
-    a1 = f32x4.add(f32x4.mul(a1, vm), vc);
-    a2 = f32x4.add(f32x4.mul(a2, vm), vc);
-    a3 = f32x4.add(f32x4.mul(a3, vm), vc);
-    a4 = f32x4.add(f32x4.mul(a4, vm), vc);
-    a5 = f32x4.add(f32x4.mul(a5, vm), vc);
+    a0 = madd(a0, vm, vc);
+    a1 = madd(a1, vm, vc);
+    a2 = madd(a2, vm, vc);
+    a3 = madd(a3, vm, vc);
+    a4 = madd(a4, vm, vc);
+    a5 = madd(a5, vm, vc);
   }
   return lanes(a0) + lanes(a1) + lanes(a2) + lanes(a3) + lanes(a4) + lanes(a5);
 }
@@ -82,14 +87,14 @@ export function madd_chains8(steps: i32, m: f32, c: f32): f32 {
   let a6 = f32x4.splat(<f32>7 * c);
   let a7 = f32x4.splat(<f32>8 * c);
   for (let i = 0; i < steps; i++) {
-    a0 = f32x4.add(f32x4.mul(a0, vm), vc);
-    a1 = f32x4.add(f32x4.mul(a1, vm), vc);
-    a2 = f32x4.add(f32x4.mul(a2, vm), vc);
-    a3 = f32x4.add(f32x4.mul(a3, vm), vc);
-    a4 = f32x4.add(f32x4.mul(a4, vm), vc);
-    a5 = f32x4.add(f32x4.mul(a5, vm), vc);
-    a6 = f32x4.add(f32x4.mul(a6, vm), vc);
-    a7 = f32x4.add(f32x4.mul(a7, vm), vc);
+    a0 = madd(a0, vm, vc);
+    a1 = madd(a1, vm, vc);
+    a2 = madd(a2, vm, vc);
+    a3 = madd(a3, vm, vc);
+    a4 = madd(a4, vm, vc);
+    a5 = madd(a5, vm, vc);
+    a6 = madd(a6, vm, vc);
+    a7 = madd(a7, vm, vc);
   }
   return lanes(a0) + lanes(a1) + lanes(a2) + lanes(a3) + lanes(a4) + lanes(a5) + lanes(a6) + lanes(a7);
 }
@@ -108,16 +113,16 @@ export function madd_chains10(steps: i32, m: f32, c: f32): f32 {
   let a8 = f32x4.splat(<f32>9 * c);
   let a9 = f32x4.splat(<f32>10 * c);
   for (let i = 0; i < steps; i++) {
-    a0 = f32x4.add(f32x4.mul(a0, vm), vc);
-    a1 = f32x4.add(f32x4.mul(a1, vm), vc);
-    a2 = f32x4.add(f32x4.mul(a2, vm), vc);
-    a3 = f32x4.add(f32x4.mul(a3, vm), vc);
-    a4 = f32x4.add(f32x4.mul(a4, vm), vc);
-    a5 = f32x4.add(f32x4.mul(a5, vm), vc);
-    a6 = f32x4.add(f32x4.mul(a6, vm), vc);
-    a7 = f32x4.add(f32x4.mul(a7, vm), vc);
-    a8 = f32x4.add(f32x4.mul(a8, vm), vc);
-    a9 = f32x4.add(f32x4.mul(a9, vm), vc);
+    a0 = madd(a0, vm, vc);
+    a1 = madd(a1, vm, vc);
+    a2 = madd(a2, vm, vc);
+    a3 = madd(a3, vm, vc);
+    a4 = madd(a4, vm, vc);
+    a5 = madd(a5, vm, vc);
+    a6 = madd(a6, vm, vc);
+    a7 = madd(a7, vm, vc);
+    a8 = madd(a8, vm, vc);
+    a9 = madd(a9, vm, vc);
   }
   return lanes(a0) + lanes(a1) + lanes(a2) + lanes(a3) + lanes(a4) + lanes(a5) + lanes(a6) + lanes(a7) + lanes(a8) + lanes(a9);
 }
@@ -138,18 +143,18 @@ export function madd_chains12(steps: i32, m: f32, c: f32): f32 {
   let a10 = f32x4.splat(<f32>11 * c);
   let a11 = f32x4.splat(<f32>12 * c);
   for (let i = 0; i < steps; i++) {
-    a0 = f32x4.add(f32x4.mul(a0, vm), vc);
-    a1 = f32x4.add(f32x4.mul(a1, vm), vc);
-    a2 = f32x4.add(f32x4.mul(a2, vm), vc);
-    a3 = f32x4.add(f32x4.mul(a3, vm), vc);
-    a4 = f32x4.add(f32x4.mul(a4, vm), vc);
-    a5 = f32x4.add(f32x4.mul(a5, vm), vc);
-    a6 = f32x4.add(f32x4.mul(a6, vm), vc);
-    a7 = f32x4.add(f32x4.mul(a7, vm), vc);
-    a8 = f32x4.add(f32x4.mul(a8, vm), vc);
-    a9 = f32x4.add(f32x4.mul(a9, vm), vc);
-    a10 = f32x4.add(f32x4.mul(a10, vm), vc);
-    a11 = f32x4.add(f32x4.mul(a11, vm), vc);
+    a0 = madd(a0, vm, vc);
+    a1 = madd(a1, vm, vc);
+    a2 = madd(a2, vm, vc);
+    a3 = madd(a3, vm, vc);
+    a4 = madd(a4, vm, vc);
+    a5 = madd(a5, vm, vc);
+    a6 = madd(a6, vm, vc);
+    a7 = madd(a7, vm, vc);
+    a8 = madd(a8, vm, vc);
+    a9 = madd(a9, vm, vc);
+    a10 = madd(a10, vm, vc);
+    a11 = madd(a11, vm, vc);
   }
   return lanes(a0) + lanes(a1) + lanes(a2) + lanes(a3) + lanes(a4) + lanes(a5) + lanes(a6) + lanes(a7) + lanes(a8) + lanes(a9) + lanes(a10) + lanes(a11);
 }
@@ -172,20 +177,20 @@ export function madd_chains14(steps: i32, m: f32, c: f32): f32 {
   let a12 = f32x4.splat(<f32>13 * c);
   let a13 = f32x4.splat(<f32>14 * c);
   for (let i = 0; i < steps; i++) {
-    a0 = f32x4.add(f32x4.mul(a0, vm), vc);
-    a1 = f32x4.add(f32x4.mul(a1, vm), vc);
-    a2 = f32x4.add(f32x4.mul(a2, vm), vc);
-    a3 = f32x4.add(f32x4.mul(a3, vm), vc);
-    a4 = f32x4.add(f32x4.mul(a4, vm), vc);
-    a5 = f32x4.add(f32x4.mul(a5, vm), vc);
-    a6 = f32x4.add(f32x4.mul(a6, vm), vc);
-    a7 = f32x4.add(f32x4.mul(a7, vm), vc);
-    a8 = f32x4.add(f32x4.mul(a8, vm), vc);
-    a9 = f32x4.add(f32x4.mul(a9, vm), vc);
-    a10 = f32x4.add(f32x4.mul(a10, vm), vc);
-    a11 = f32x4.add(f32x4.mul(a11, vm), vc);
-    a12 = f32x4.add(f32x4.mul(a12, vm), vc);
-    a13 = f32x4.add(f32x4.mul(a13, vm), vc);
+    a0 = madd(a0, vm, vc);
+    a1 = madd(a1, vm, vc);
+    a2 = madd(a2, vm, vc);
+    a3 = madd(a3, vm, vc);
+    a4 = madd(a4, vm, vc);
+    a5 = madd(a5, vm, vc);
+    a6 = madd(a6, vm, vc);
+    a7 = madd(a7, vm, vc);
+    a8 = madd(a8, vm, vc);
+    a9 = madd(a9, vm, vc);
+    a10 = madd(a10, vm, vc);
+    a11 = madd(a11, vm, vc);
+    a12 = madd(a12, vm, vc);
+    a13 = madd(a13, vm, vc);
   }
   return lanes(a0) + lanes(a1) + lanes(a2) + lanes(a3) + lanes(a4) + lanes(a5) + lanes(a6) + lanes(a7) + lanes(a8) + lanes(a9) + lanes(a10) + lanes(a11) + lanes(a12) + lanes(a13);
 }

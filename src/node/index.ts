@@ -14,7 +14,7 @@ export { decodeImage, decodePng, encodePng, encodeGreyPng, encodeRgbPng } from '
 export { loadModelFile, xzWasmModule } from './load.js';
 export type { LoadedModel, LoadFileOptions } from './load.js';
 export { createNodeEngine } from './engines.js';
-export { defaultThreads, loadKernels } from './kernels.js';
+export { defaultThreads, kernelBuild, loadKernels } from './kernels.js';
 export { createThreadPool } from './threads.js';
 
 export interface NodeSegmenterOptions {
