@@ -1,9 +1,9 @@
 /**
- * `freqreg segment` over many images runs a pipeline (the next image decodes and the last mask
- * encodes while the engine runs, images are sent to the worker ahead of time): its masks are,
- * byte for byte, those of one image at a time through the library; outcomes come in input order;
- * a slow image is still stopped by --timeout and the images sent ahead after it still run; a mask
- * name two inputs share is still refused for the second.
+ * `freqreg segment` over many images sends them to its worker ahead of time (each read and checked
+ * before its turn; the main thread writes one mask while the worker runs the next image): its
+ * masks are, byte for byte, those of one image at a time through the library; outcomes come in
+ * input order; a slow image is still stopped by --timeout and the images sent ahead after it still
+ * run; a mask name two inputs share is still refused for the second.
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';

@@ -2,18 +2,16 @@
  * The worker behind `freqreg segment` (src/node/segment.ts): loads the model once, then turns
  * image files into mask PNG bytes. It never writes a file: the main thread checks the output path
  * and writes atomically. Running here lets the main thread enforce the per-image time budget by
- * terminating this worker (a WASM loop cannot be interrupted any other way), and its decoder
- * (src/node/segment-decoder.ts), which the main thread starts beside it and stops with it.
+ * terminating this worker (a WASM loop cannot be interrupted any other way).
  *
  * Start-up overlaps: this module imports little, and starts the kernel instance with its thread
  * pool before it imports the engines and the model readers (src/node/segment-pipeline.ts, which
  * then loads the model), so the pool's threads boot while the rest is imported and the model is
- * decompressed and parsed; the decoder boots meanwhile in its own thread.
+ * decompressed and parsed.
  *
  * Messages in: { id, file }, in order (the main thread sends a few ahead). Out: { type: 'ready' }
  * once the model is loaded, { type: 'fatal', error } if it cannot be, then per image
- * { type: 'logits', id, logits, classes, width, height } (the main thread makes the mask while
- * the engine runs the next image) or { type: 'failed', id, error } when reading, decoding or the
+ * { type: 'done', id, mask } or { type: 'failed', id, error } when reading, decoding or the
  * engine fails.
  */
 import { parentPort, workerData } from 'node:worker_threads';

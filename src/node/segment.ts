@@ -9,19 +9,18 @@
  * Each image is decoded and run in a worker thread (src/node/segment-worker.ts) under a time
  * budget (--timeout); a worker over budget is terminated, the image reported as TIMEOUT, and a
  * fresh worker takes the next image. The worker starts (and loads the model) while the main
- * thread reads the folders, and gets the next images ahead of time, so that its decoder decodes
- * the next image while the engine runs; the main thread makes the last image's mask from its
- * logits meanwhile, checks paths and writes masks, in input order.
+ * thread reads the folders, and gets the next images ahead of time (read and checked before their
+ * turn); the main thread checks paths and writes masks, in input order, while the worker runs
+ * the next image.
  */
 import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { MessageChannel, Worker } from 'node:worker_threads';
-import { FreqregError, toFreqregError } from '../errors.js';
+import { Worker } from 'node:worker_threads';
+import { FreqregError } from '../errors.js';
 import { exitCode, MAX_SECONDS, parseEngineName, secondsFlag, threadsFlag, type Command } from './command.js';
 import { defaultThreads } from './cores.js';
 import { prepareOutDir, removeStaleTemporaries, writeFileAtomic } from './files.js';
-import { maskPng } from './segment-mask.js';
-import type { DecoderWorkerData, SegmentJob, SegmentWorkerData, SegmentWorkerMessage, SerializedError } from './segment-messages.js';
+import type { SegmentJob, SegmentWorkerData, SegmentWorkerMessage, SerializedError } from './segment-messages.js';
 
 /** Largest image file read (bytes). */
 export const MAX_IMAGE_FILE_BYTES = 64 * 2 ** 20;
@@ -115,8 +114,6 @@ interface Job {
  */
 class ImageWorker {
   private worker: Worker | undefined;
-  /** The image worker's decoder (src/node/segment-decoder.ts). */
-  private decoder: Worker | undefined;
   private ready: Promise<void> | undefined;
   /** Whether the current worker has loaded the model. */
   private loaded = false;
@@ -131,7 +128,7 @@ class ImageWorker {
   private stopping: Promise<void> = Promise.resolve();
 
   /** `loadTimeoutMs` bounds loading the model (a slow file must not hang the command). */
-  constructor(private readonly data: Omit<SegmentWorkerData, 'decoder'>, private readonly loadTimeoutMs: number) {}
+  constructor(private readonly data: SegmentWorkerData, private readonly loadTimeoutMs: number) {}
 
   /** Starts a worker (loading the model) unless one is running; a load error stays the answer. */
   open(): Promise<void> {
@@ -147,19 +144,11 @@ class ImageWorker {
 
   private start(): Promise<void> {
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'; // run from source under a TS loader, or from dist/
-    // The decoder and the image worker start together, with a channel between them.
-    const { port1: decoderPort, port2: decoderRequests } = new MessageChannel();
-    const decoder = new Worker(new URL(`./segment-decoder${ext}`, import.meta.url), {
-      workerData: { requests: decoderRequests } satisfies DecoderWorkerData, transferList: [decoderRequests],
-    });
-    const worker = new Worker(new URL(`./segment-worker${ext}`, import.meta.url), {
-      workerData: { ...this.data, decoder: decoderPort } satisfies SegmentWorkerData, transferList: [decoderPort],
-    });
+    const worker = new Worker(new URL(`./segment-worker${ext}`, import.meta.url), { workerData: this.data satisfies SegmentWorkerData });
     this.worker = worker;
-    this.decoder = decoder;
     this.loaded = false;
     worker.on('message', (m: SegmentWorkerMessage) => {
-      if (m.type === 'logits') this.settle(m.id, this.mask(m));
+      if (m.type === 'done') this.settle(m.id, { ok: true, mask: new Uint8Array(m.mask) });
       if (m.type === 'failed') this.settle(m.id, { ok: false, error: revive(m.error) });
     });
     return new Promise<void>((resolveReady, rejectReady) => {
@@ -192,9 +181,6 @@ class ImageWorker {
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', (code: number) => onError(new Error(`exited with code ${code}`)));
-      // A decoder that dies takes the image worker with it.
-      decoder.on('error', (e: Error & { code?: string }) => onError(e));
-      decoder.on('exit', (code: number) => onError(new Error(`its decoder exited with code ${code}`)));
     });
   }
 
@@ -249,17 +235,6 @@ class ImageWorker {
     job.resolve(outcome);
   }
 
-  /** The mask of an image's logits, made here while the worker runs the next image. */
-  private mask(m: Extract<SegmentWorkerMessage, { type: 'logits' }>): Outcome {
-    const job = this.jobs.find((j) => j.id === m.id);
-    if (!job || job.outcome) return { ok: false, error: new FreqregError('cli', 'INTERNAL', 'logits for no image in flight') }; // settle ignores it
-    try {
-      return { ok: true, mask: maskPng(m.logits, m.classes, m.width, m.height) };
-    } catch (e) {
-      return { ok: false, error: toFreqregError(e, 'cli', { file: job.file }) };
-    }
-  }
-
   /** Records an image's outcome (the first one counts) and hands out those now in order. */
   private settle(id: number, outcome: Outcome): void {
     const job = this.jobs.find((j) => j.id === id);
@@ -296,10 +271,10 @@ class ImageWorker {
 
   /** Terminates the worker; resolves when the last one asked to stop has stopped. */
   stop(): Promise<void> {
-    const worker = this.worker, decoder = this.decoder;
-    this.worker = this.decoder = undefined;
+    const worker = this.worker;
+    this.worker = undefined;
     this.loaded = false;
-    if (worker) this.stopping = Promise.all([worker.terminate(), decoder?.terminate()]).then(() => undefined);
+    if (worker) this.stopping = worker.terminate().then(() => undefined);
     return this.stopping;
   }
 }
