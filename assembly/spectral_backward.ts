@@ -258,6 +258,7 @@ function backfuseRow(
 /**
  * SIMD, rows (y, y+1) pooled, columns [0, xs) (xs a multiple of 4 within whole windows): per channel
  * both rows' z, each window's first maximum by lane masks, the pooled gradient routed there.
+ * na = 4 (the common case) keeps both rows' u in registers and forms z unrolled.
  */
 function backfusePoolRows(
   uPtr: usize, uMapStride: i32, uRowStride: i32, scratchPtr: usize, wg: bool,
@@ -273,34 +274,63 @@ function backfusePoolRows(
   const ss = scratchStride(nOut, wg);
   const zero = f32x4.splat(0);
   const odd = i32x4(0, -1, 0, -1);
+  const na4 = na == 4;
   for (let x = 0; x < xs; x += 4) {
     const q = at(qPtr, y * qRowStride + x);
     const u = at(uPtr, y * uRowStride + x);
     const d = at(outPtr, y * outRowStride + x);
     const pw = at(poolPtr, (y >> 1) * poolRowStride + (x >> 1));
     let ua = u;
-    for (let a = 0; a < na; a++) {
-      v128.store(ua, zero);
-      v128.store(ua + uRow, zero);
-      ua += uMap;
+    if (!na4) {
+      for (let a = 0; a < na; a++) {
+        v128.store(ua, zero);
+        v128.store(ua + uRow, zero);
+        ua += uMap;
+      }
     }
+    // na = 4: u_a of the top (t) and bottom (b) row.
+    let u0t = zero, u1t = zero, u2t = zero, u3t = zero, u0b = zero, u1b = zero, u2b = zero, u3b = zero;
     let f = fPtr, g = gPtr, gp = gpPtr, s = scratchPtr;
     for (let o = 0; o < channels; o++) {
       let zt = zero, zb = zero;
-      let qa = q;
-      for (let a = 0; a < na; a++) {
-        const fa = v128.load32_splat(f + (<usize>a << 2));
-        zt = f32x4.add(zt, f32x4.mul(fa, v128.load(qa)));
-        zb = f32x4.add(zb, f32x4.mul(fa, v128.load(qa + qRow)));
-        qa += qMap;
+      if (na4) {
+        const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
+        zt = f32x4.add(
+          f32x4.add(f32x4.mul(f0, v128.load(q)), f32x4.mul(f1, v128.load(q + qMap))),
+          f32x4.add(f32x4.mul(f2, v128.load(q + 2 * qMap)), f32x4.mul(f3, v128.load(q + 3 * qMap))),
+        );
+        zb = f32x4.add(
+          f32x4.add(f32x4.mul(f0, v128.load(q + qRow)), f32x4.mul(f1, v128.load(q + qMap + qRow))),
+          f32x4.add(f32x4.mul(f2, v128.load(q + 2 * qMap + qRow)), f32x4.mul(f3, v128.load(q + 3 * qMap + qRow))),
+        );
+      } else {
+        let qa = q;
+        for (let a = 0; a < na; a++) {
+          const fa = v128.load32_splat(f + (<usize>a << 2));
+          zt = f32x4.add(zt, f32x4.mul(fa, v128.load(qa)));
+          zb = f32x4.add(zb, f32x4.mul(fa, v128.load(qa + qRow)));
+          qa += qMap;
+        }
       }
       let dt = zero, db = zero;
-      let dg = d;
-      for (let k = 0; k < nOut; k++) {
-        const gk = v128.load32_splat(g + (<usize>k << 2));
-        dt = f32x4.add(dt, f32x4.mul(gk, v128.load(dg)));
-        db = f32x4.add(db, f32x4.mul(gk, v128.load(dg + outRow)));
-        dg += outMap;
+      if (nOut == 4) {
+        const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4), g2 = v128.load32_splat(g, 8), g3 = v128.load32_splat(g, 12);
+        dt = f32x4.add(
+          f32x4.add(f32x4.mul(g0, v128.load(d)), f32x4.mul(g1, v128.load(d + outMap))),
+          f32x4.add(f32x4.mul(g2, v128.load(d + 2 * outMap)), f32x4.mul(g3, v128.load(d + 3 * outMap))),
+        );
+        db = f32x4.add(
+          f32x4.add(f32x4.mul(g0, v128.load(d + outRow)), f32x4.mul(g1, v128.load(d + outMap + outRow))),
+          f32x4.add(f32x4.mul(g2, v128.load(d + 2 * outMap + outRow)), f32x4.mul(g3, v128.load(d + 3 * outMap + outRow))),
+        );
+      } else {
+        let dg = d;
+        for (let k = 0; k < nOut; k++) {
+          const gk = v128.load32_splat(g + (<usize>k << 2));
+          dt = f32x4.add(dt, f32x4.mul(gk, v128.load(dg)));
+          db = f32x4.add(db, f32x4.mul(gk, v128.load(dg + outRow)));
+          dg += outMap;
+        }
       }
       // The window's maximum in every lane of its pair, then which lane holds its first maximum.
       const m = f32x4.max(
@@ -311,13 +341,21 @@ function backfusePoolRows(
       const tl = v128.shuffle<i32>(et, et, 0, 0, 2, 2), tr = v128.shuffle<i32>(et, et, 1, 1, 3, 3), bl = v128.shuffle<i32>(eb, eb, 0, 0, 2, 2);
       const firstT = v128.andnot(et, v128.and(tl, odd));
       const firstB = v128.andnot(v128.andnot(eb, v128.or(tl, tr)), v128.and(bl, odd));
+      // The pooled gradient of each window (two windows in the four lanes), then spread to its pair.
       let dp = zero;
-      let pg = pw;
-      for (let k = 0; k < nPool; k++) {
-        const two = v128.load64_zero(pg);
-        dp = f32x4.add(dp, f32x4.mul(v128.load32_splat(gp + (<usize>k << 2)), v128.shuffle<f32>(two, two, 0, 0, 1, 1)));
-        pg += poolMap;
+      if (nPool == 4) {
+        dp = f32x4.add(
+          f32x4.add(f32x4.mul(v128.load32_splat(gp), v128.load64_zero(pw)), f32x4.mul(v128.load32_splat(gp, 4), v128.load64_zero(pw + poolMap))),
+          f32x4.add(f32x4.mul(v128.load32_splat(gp, 8), v128.load64_zero(pw + 2 * poolMap)), f32x4.mul(v128.load32_splat(gp, 12), v128.load64_zero(pw + 3 * poolMap))),
+        );
+      } else {
+        let pg = pw;
+        for (let k = 0; k < nPool; k++) {
+          dp = f32x4.add(dp, f32x4.mul(v128.load32_splat(gp + (<usize>k << 2)), v128.load64_zero(pg)));
+          pg += poolMap;
+        }
       }
+      dp = v128.shuffle<f32>(dp, dp, 0, 0, 1, 1);
       dt = f32x4.add(dt, v128.and(dp, firstT));
       db = f32x4.add(db, v128.and(dp, firstB));
       const gt = v128.and(dt, f32x4.gt(zt, zero)), gb = v128.and(db, f32x4.gt(zb, zero));
@@ -325,12 +363,24 @@ function backfusePoolRows(
         addWeightGrad(s, d, outMap, nOut, zt);
         addWeightGrad(s, d + outRow, outMap, nOut, zb);
       }
-      ua = u;
-      for (let a = 0; a < na; a++) {
-        const fa = v128.load32_splat(f + (<usize>a << 2));
-        v128.store(ua, f32x4.add(v128.load(ua), f32x4.mul(fa, gt)));
-        v128.store(ua + uRow, f32x4.add(v128.load(ua + uRow), f32x4.mul(fa, gb)));
-        ua += uMap;
+      if (na4) {
+        const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
+        u0t = f32x4.add(u0t, f32x4.mul(f0, gt));
+        u1t = f32x4.add(u1t, f32x4.mul(f1, gt));
+        u2t = f32x4.add(u2t, f32x4.mul(f2, gt));
+        u3t = f32x4.add(u3t, f32x4.mul(f3, gt));
+        u0b = f32x4.add(u0b, f32x4.mul(f0, gb));
+        u1b = f32x4.add(u1b, f32x4.mul(f1, gb));
+        u2b = f32x4.add(u2b, f32x4.mul(f2, gb));
+        u3b = f32x4.add(u3b, f32x4.mul(f3, gb));
+      } else {
+        ua = u;
+        for (let a = 0; a < na; a++) {
+          const fa = v128.load32_splat(f + (<usize>a << 2));
+          v128.store(ua, f32x4.add(v128.load(ua), f32x4.mul(fa, gt)));
+          v128.store(ua + uRow, f32x4.add(v128.load(ua + uRow), f32x4.mul(fa, gb)));
+          ua += uMap;
+        }
       }
       v128.store(s, f32x4.add(v128.load(s), f32x4.add(gt, gb)));
       v128.store(s, f32x4.add(v128.load(s, 16), f32x4.add(f32x4.mul(gt, zt), f32x4.mul(gb, zb))), 16);
@@ -338,6 +388,16 @@ function backfusePoolRows(
       g += gs;
       gp += gps;
       s += ss;
+    }
+    if (na4) {
+      v128.store(u, u0t);
+      v128.store(u + uMap, u1t);
+      v128.store(u + 2 * uMap, u2t);
+      v128.store(u + 3 * uMap, u3t);
+      v128.store(u + uRow, u0b);
+      v128.store(u + uMap + uRow, u1b);
+      v128.store(u + 2 * uMap + uRow, u2b);
+      v128.store(u + 3 * uMap + uRow, u3b);
     }
   }
 }

@@ -87,7 +87,8 @@ async function backwardRows(): Promise<TrainResult[]> {
   console.log('\nbackward: spectral forward + backward against the forward alone, upstream model, one process each:');
   const rows: TrainResult[] = [];
   for (const size of ['240x160', '959x640']) for (const threads of [1, 2]) {
-    const runs = size === '240x160' ? 9 : 5;
+    // 240×160: 25 runs, so that the median is the steady state a trainer sees (the first few are JIT warm-up).
+    const runs = size === '240x160' ? 25 : 5;
     const one = (mode: string) => lastJson<TrainCase>(node('backward-case.js', [`--mode=${mode}`, `--size=${size}`, `--threads=${threads}`, `--runs=${runs}`], true));
     const forward = one('forward'), train = one('train');
     const row: TrainResult = {

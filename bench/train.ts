@@ -69,7 +69,8 @@ export async function trainBench(dataDir: string, scratchDir: string, quick: boo
     }, { width, height, classes: 2, inChannels: 3 });
     writeFileSync(sampleFile, Buffer.concat([sample.photo, sample.target]));
     for (const threads of [1, 2]) {
-      const steps = width > 300 ? 4 : 10;
+      // 240×160: 25 steps, so that the median is the steady state (the first steps are JIT warm-up).
+      const steps = width > 300 ? 4 : 25;
       const out = execFileSync(process.execPath, [join(here, 'train-step-case.js'), `--threads=${threads}`, `--width=${width}`, `--height=${height}`, `--steps=${steps}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
       const r = JSON.parse(out.trim().split('\n').pop()!) as TrainStepResult;
       result.freqreg.push(r);

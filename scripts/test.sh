@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole tap suite and closes with a plain "N passed, N failed" line.
 set -o pipefail
+# The tests and benchmarks type-check as the library does (tap's loader only strips types).
+if ! npx tsc -p tsconfig.test.json --noEmit; then
+  echo "tests: 0 passed, 1 failed, 0 skipped (type errors above)"
+  exit 1
+fi
 out=$(mktemp)
 npx tap --reporter=tap "$@" 2>&1 | tee "$out"; rc=${PIPESTATUS[0]}
 line=$(grep -a -E '^# \{ total: ' "$out" | tail -1)

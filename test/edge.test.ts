@@ -52,6 +52,7 @@ t.test(`edge worker in workerd (engine ${engine})`, async (t) => {
       const res = await fetch(`${base}/segment`, { method: 'POST', body: readFileSync(image) });
       t.equal(res.status, 200, `${f.input}: 200`);
       t.equal(res.headers.get('content-type'), 'image/png', `${f.input}: image/png`);
+      t.match(res.headers.get('x-freqreg-form'), /^(spectral|dense)$/, `${f.input}: the form the engine runs in`);
       const got = decodePng(new Uint8Array(await res.arrayBuffer()));
       const want = await nodeClasses(model, image, engine, 1);
       t.same([got.width, got.height, got.channels], [want.width, want.height, 1], `${f.input}: ${want.width}×${want.height} grey`);
@@ -66,7 +67,7 @@ t.test(`edge worker in workerd (engine ${engine})`, async (t) => {
     const jpg = withOrientation(encodeJpeg(photo, 95), 6);
     const file = join(out, 'photo.jpg');
     writeFileSync(file, jpg);
-    const res = await fetch(`${base}/segment`, { method: 'POST', body: jpg });
+    const res = await fetch(`${base}/segment`, { method: 'POST', body: new Uint8Array(jpg) });
     t.equal(res.status, 200, 'JPEG: 200');
     const got = decodePng(new Uint8Array(await res.arrayBuffer()));
     const want = await nodeClasses(model, file, engine, 1);
@@ -90,11 +91,11 @@ t.test(`edge worker in workerd (engine ${engine})`, async (t) => {
       { name: 'empty body', init: { method: 'POST' }, status: 400, code: 'EMPTY_BODY' },
       { name: 'text body', init: { method: 'POST', body: 'not an image' }, status: 415, code: 'IMAGE_FORMAT' },
       { name: 'GIF', init: { method: 'POST', body: 'GIF89a\x01\x00\x01\x00\x00\x00\x00;' }, status: 415, code: 'IMAGE_FORMAT' },
-      { name: 'JPEG cut inside its first segment', init: { method: 'POST', body: Uint8Array.of(0xff, 0xd8, 0xff, 0xe0, 0, 16) }, status: 400, code: 'IMAGE_TRUNCATED' },
-      { name: 'JPEG cut in its scan', init: { method: 'POST', body: jpg.subarray(0, jpg.length - 100) }, status: 400, code: 'IMAGE_TRUNCATED' },
-      { name: 'JPEG frame declaring 65535×65535', init: { method: 'POST', body: hugeJpeg }, status: 413, code: 'IMAGE_TOO_LARGE' },
-      { name: 'CMYK JPEG', init: { method: 'POST', body: cmykJpeg }, status: 415, code: 'JPEG_UNSUPPORTED' },
-      { name: 'truncated PNG', init: { method: 'POST', body: png.subarray(0, 100) }, status: 400, code: 'PNG_STRUCTURE' },
+      { name: 'JPEG cut inside its first segment', init: { method: 'POST', body: new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16]) }, status: 400, code: 'IMAGE_TRUNCATED' },
+      { name: 'JPEG cut in its scan', init: { method: 'POST', body: new Uint8Array(jpg.subarray(0, jpg.length - 100)) }, status: 400, code: 'IMAGE_TRUNCATED' },
+      { name: 'JPEG frame declaring 65535×65535', init: { method: 'POST', body: new Uint8Array(hugeJpeg) }, status: 413, code: 'IMAGE_TOO_LARGE' },
+      { name: 'CMYK JPEG', init: { method: 'POST', body: new Uint8Array(cmykJpeg) }, status: 415, code: 'JPEG_UNSUPPORTED' },
+      { name: 'truncated PNG', init: { method: 'POST', body: new Uint8Array(png.subarray(0, 100)) }, status: 400, code: 'PNG_STRUCTURE' },
       { name: 'PNG with a bad CRC', init: { method: 'POST', body: badCrc }, status: 400, code: 'PNG_CRC' },
       { name: 'PNG too small for the UNet (8×8)', init: { method: 'POST', body: Uint8Array.from(encodePng({ data: new Uint8Array(8 * 8 * 3), width: 8, height: 8, channels: 3 })) }, status: 422, code: 'INPUT_TOO_SMALL' },
       { name: 'PNG header declaring 60000 wide', init: { method: 'POST', body: hugeHeader }, status: 413, code: 'IMAGE_TOO_LARGE' },

@@ -464,6 +464,13 @@ t.test('progress: TTY redraws in place, logs print plain throttled lines, silent
   s.tick(); s.log('x'); s.finish();
   t.same(quiet.writes, [], 'silent');
 
+  // A resumed run: 600 of 1000 steps done before; 100 more in 10 s here leave 300 steps, 30 s.
+  now = 0;
+  const resumed = fakeStream(false);
+  const r = new Progress(1000, { stream: resumed.stream, now: clock, noun: 'step', initial: 600 });
+  now = 10_000; r.update(700);
+  t.match(resumed.writes.at(-1)!, /step 700 of 1000 .* 70%  elapsed 0:10  ETA 0:30/, 'resumed: the ETA from this run\'s rate');
+
   t.same([formatDuration(0), formatDuration(61_000), formatDuration(3_725_000), formatDuration(NaN)], ['0:00', '1:01', '1:02:05', '--:--']);
 });
 

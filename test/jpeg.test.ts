@@ -143,7 +143,7 @@ t.test('EXIF orientation 1–8 is applied, in both byte orders; a broken EXIF bl
     5: (a) => turns(flipX(a), 3), 6: (a) => turns(a, 1), 7: (a) => turns(flipX(a), 1), 8: (a) => turns(a, 3),
   };
   const jpg = encodeJpeg(picture(23, 14, 9), 90);
-  const stored = decodeImage(jpg);
+  const stored = decodeImage(jpg) as Img; // 8-bit: a JPEG's samples
   for (const little of [true, false]) {
     for (let o = 1; o <= 8; o++) {
       const got = decodeImage(withOrientation(jpg, o, little));

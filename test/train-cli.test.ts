@@ -136,7 +136,7 @@ t.test('outputs: never replaced without --overwrite; .pt loads; report and Carva
   const torch = findTorch();
   if (!torch) {
     if (process.env.CI === 'true') t.fail('PyTorch not found (apt-get install python3-torch)');
-    else t.skip('PyTorch not found: the .pt check needs python3 with torch (apt-get install python3-torch)');
+    else t.skip('PyTorch not found: the .pt check needs python3 with torch (apt-get install python3-torch)', () => {});
     return;
   }
   const { photo } = shapePair(77, 48, 32);

@@ -56,7 +56,7 @@ t.test('kernels and xz in every form give Node\'s mask', async (t) => {
   const image = decodePng(readFileSync(imagePath));
   const want = await nodeClasses(modelPath, imagePath, 'auto', 1);
   const forms: Record<string, (bytes: Buffer, file: string) => WasmSource> = {
-    'WebAssembly.Module': (b) => new WebAssembly.Module(b),
+    'WebAssembly.Module': (b) => new WebAssembly.Module(new Uint8Array(b)),
     'Node Buffer': (b) => b,
     Uint8Array: (b) => new Uint8Array(b),
     ArrayBuffer: (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer,

@@ -126,6 +126,7 @@ async function segment(request: Request): Promise<Response> {
     headers: {
       'content-type': 'image/png',
       'x-freqreg-engine': segmenter.engine,
+      'x-freqreg-form': segmenter.form,
       'x-freqreg-classes': String(r.classCount),
       'x-freqreg-ms': r.ms.toFixed(1),
     },

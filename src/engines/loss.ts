@@ -62,15 +62,23 @@ export function segmentationLoss(logits: ArrayLike<number>, classes: number, wid
 
   // Softmax per pixel, shifted by the largest logit: s_k = exp(z_k − m) / Σ_j exp(z_j − m),
   // log s_k = z_k − m − log Σ_j exp(z_j − m).
+  // s is kept in the array that becomes ∂L/∂logits (pass 2 rewrites each pixel in place).
   const s = new Float64Array(classes * n); // (classes, height, width)
   let ceSum = 0, probSum = 0, trueProbSum = 0;
   for (let p = 0; p < n; p++) {
-    let m = -Infinity;
-    for (let k = 0; k < classes; k++) m = Math.max(m, logits[k * n + p]);
-    let z = 0;
-    for (let k = 0; k < classes; k++) z += Math.exp(logits[k * n + p] - m);
+    let m = -Infinity, top = 0;
     for (let k = 0; k < classes; k++) {
-      const v = Math.exp(logits[k * n + p] - m) / z;
+      const v = logits[k * n + p];
+      if (v > m) { m = v; top = k; }
+    }
+    let z = 0;
+    for (let k = 0; k < classes; k++) {
+      const e = k === top ? 1 : Math.exp(logits[k * n + p] - m); // exp(0) = 1: one exp fewer per pixel
+      s[k * n + p] = e;
+      z += e;
+    }
+    for (let k = 0; k < classes; k++) {
+      const v = s[k * n + p] / z;
       s[k * n + p] = v;
       probSum += v;
     }
@@ -92,7 +100,7 @@ export function segmentationLoss(logits: ArrayLike<number>, classes: number, wid
   const den = sets + DICE_EPS;
   const gTrue = setsZero ? 0 : -(2 * den - (inter + DICE_EPS)) / (den * den);
   const gOther = setsZero ? 0 : (inter + DICE_EPS) / (den * den);
-  const dLogits = new Float64Array(classes * n);
+  const dLogits = s;
   for (let p = 0; p < n; p++) {
     const t = target[p];
     let mean = 0; // Σ_k s_k g_k

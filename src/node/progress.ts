@@ -28,6 +28,8 @@ export interface ProgressOptions {
   logIntervalMs?: number;
   /** Clock in ms (performance.now); tests pass a fake one. */
   now?: () => number;
+  /** Items already done before this bar started (a resumed run): counted, but not in the rate (0). */
+  initial?: number;
 }
 
 /** `m:ss`, or `h:mm:ss` from an hour up. */
@@ -57,6 +59,7 @@ export class Progress {
   private readonly redrawMs: number;
   private readonly logIntervalMs: number;
   private readonly now: () => number;
+  private readonly initial: number;
 
   constructor(total: number, options: ProgressOptions = {}) {
     this.total = Math.max(0, Math.floor(total));
@@ -67,6 +70,8 @@ export class Progress {
     this.redrawMs = options.redrawMs ?? 100;
     this.logIntervalMs = options.logIntervalMs ?? 2000;
     this.now = options.now ?? (() => performance.now());
+    this.initial = Math.min(this.total, Math.max(0, Math.floor(options.initial ?? 0)));
+    this.doneCount = this.initial;
     this.start = this.now();
   }
 
@@ -118,7 +123,9 @@ export class Progress {
     const k = this.doneCount, n = this.total;
     const fraction = n > 0 ? k / n : 1;
     const filled = Math.round(fraction * BAR_WIDTH);
-    const eta = k > 0 && k < n ? (elapsed / k) * (n - k) : k === n ? 0 : NaN;
+    // The rate of this run only: a resumed run's earlier items took no time here.
+    const doneHere = k - this.initial;
+    const eta = doneHere > 0 && k < n ? (elapsed / doneHere) * (n - k) : k === n ? 0 : NaN;
     const parts = [
       `${this.noun} ${k} of ${n}`,
       `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}%`,

@@ -340,6 +340,7 @@ export async function runTrain(values: Record<string, unknown>): Promise<number>
   const byTime = total === undefined;
   const progress = new Progress(byTime ? Math.round(trainer.options.minutes! * 60) : total, {
     noun: byTime ? 'second' : 'step', silent: progressOff,
+    initial: byTime ? Math.floor(trainer.trainingMs / 1000) : trainer.stepCount, // a resumed run's part done
   });
   const report = (line: string): void => {
     if (!progressOff) progress.log(line);
