@@ -5,14 +5,13 @@
  * stay synchronous. Atomics.wait is refused on a page's main thread: create and use the pool
  * inside a dedicated Worker (the web page runs its whole engine in one, web/engine-worker.ts).
  *
- * Control block per worker (Int32Array on a SharedArrayBuffer): [state, errorLength, ...error
- * bytes]; state 0 = busy, 1 = done, 2 = failed. Threads need `crossOriginIsolated` (the page
+ * Control block and mailbox per worker: src/wasm/shares.ts. Threads need `crossOriginIsolated` (the page
  * served with COOP/COEP): without it a shared memory cannot be posted to a worker.
  */
 import { FreqregError } from '../errors.js';
 import type { KernelExports } from '../wasm/exports.js';
 import type { Parallel } from '../wasm/parallel.js';
-import { CONTROL_BYTES, runShares, type ShareWorker } from '../wasm/shares.js';
+import { CONTROL_BYTES, MAILBOX_BYTES, exportIndex, postToMailbox, runShares, stopMailbox, type ShareWorker } from '../wasm/shares.js';
 import type { KernelWorkerInit, KernelWorkerReply } from './protocol.js';
 
 /** How long a worker may take to start and instantiate the module (ms). */
@@ -91,14 +90,16 @@ export async function createWebThreadPool(
   if (!canBlock()) {
     throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', "threads need a dedicated Worker: this thread may not block in Atomics.wait (a page's main thread)");
   }
+  const { names, index } = exportIndex(exports);
   const workers = Array.from({ length: threads - 1 }, () => {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
-    return { worker: spawn(), ctl: new Int32Array(control), control };
+    const mailbox = new SharedArrayBuffer(MAILBOX_BYTES);
+    return { worker: spawn(), ctl: new Int32Array(control), control, mailbox };
   });
   try {
-    await Promise.all(workers.map(({ worker, control }, i) => {
+    await Promise.all(workers.map(({ worker, control, mailbox }, i) => {
       const ready = started(worker, i + 1);
-      worker.postMessage({ module, memory, control } satisfies KernelWorkerInit);
+      worker.postMessage({ module, memory, control, mailbox, names } satisfies KernelWorkerInit);
       return ready;
     }));
   } catch (e) {
@@ -106,14 +107,17 @@ export async function createWebThreadPool(
     throw e;
   }
 
-  const pool: ShareWorker[] = workers.map(({ worker, ctl, control }) => ({ post: (share) => worker.postMessage(share), ctl, control }));
+  const pool: ShareWorker[] = workers.map(({ ctl, control, mailbox }) => ({ post: (share) => postToMailbox(mailbox, index, share), ctl, control }));
   return {
     threads,
     run(shares) {
       runShares(exports, pool, shares);
     },
     async dispose() {
-      for (const w of workers) w.worker.terminate();
+      for (const w of workers) {
+        stopMailbox(w.mailbox);
+        w.worker.terminate();
+      }
     },
   };
 }

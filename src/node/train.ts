@@ -13,7 +13,7 @@ import { FreqregError } from '../errors.js';
 import { readPacked, writePacked } from '../formats/packed.js';
 import { writeTorchZip } from '../formats/torch-write.js';
 import { checkInputSize } from '../input.js';
-import { NO_AUGMENT, type AugmentOptions, type Sample } from '../train/augment.js';
+import { DEFAULT_AUGMENT, NO_AUGMENT, type AugmentOptions, type Sample } from '../train/augment.js';
 import { coefficientsOf, coefficientTensors, randomCoefficients } from '../train/coefficients.js';
 import { loadSamples, pairFolders, parseManifest, splitValidation, type PairProblem, type PairSpec } from '../train/data.js';
 import { readCheckpointBytes } from '../train/checkpoint.js';
@@ -84,14 +84,10 @@ export function parseSize(raw: string): { width: number; height: number } {
   return { width, height };
 }
 
-/**
- * Augmentation is off unless asked for: from random coefficients on the 12 upstream training
- * images (240×160, lr 0.02, batch 1, 5 minutes) flip + zoom left held-out Dice at 0.04 (the car's
- * pixels end with every final feature at zero, a tie that argmax gives to the background) where
- * the same run without reached 0.897 (README, Train your own).
- */
+/** --augment: none, or flip and/or zoom; the default (no flag) is DEFAULT_AUGMENT, the flip alone. */
 export function parseAugment(raw: string | undefined, zoom: number): AugmentOptions {
-  if (raw === undefined || raw === 'none') return { ...NO_AUGMENT };
+  if (raw === undefined) return { ...DEFAULT_AUGMENT };
+  if (raw === 'none') return { ...NO_AUGMENT };
   const parts = raw.split(',').map((p) => p.trim());
   for (const p of parts) if (p !== 'flip' && p !== 'zoom') usage(`--augment takes flip, zoom (comma-separated) or none, got "${p}"`);
   return { flip: parts.includes('flip'), maxZoom: parts.includes('zoom') ? zoom : 1 };
@@ -199,7 +195,7 @@ export const trainCommand: Command = {
     '--seed N': `seed of every random choice: initialisation, order, augmentation, split (${TRAIN_DEFAULTS.seed})`,
     '--threads N': `threads to use (${defaultThreads()}, the cores available)`,
     '--engine NAME': 'spectral or reference (float64, slow: for checks) (spectral)',
-    '--augment LIST': 'flip, zoom (random window of 1/1…1/zoom of the photo, resized back), both, or none (none: it did not help on the upstream images, see README)',
+    '--augment LIST': 'flip (left-right, half the time), zoom (random window of 1/1…1/zoom of the photo, resized back), both, or none (flip)',
     '--zoom Z': `largest zoom of the random window (${TRAIN_DEFAULTS.zoom})`,
     '--warmup N': `steps of linear learning-rate warm-up (${TRAIN_DEFAULTS.warmup})`,
     '--eval-every N': 'validate every N steps as well as after each epoch (0)',
