@@ -5,7 +5,9 @@
  *
  * Loads the upstream model (timed), segments in0000.png (scaled ×scale, nearest neighbour) once
  * cold and `runs` times warm, then `batch` more images for images per second, and prints one JSON
- * line: seconds, peak RSS, and the mask's agreement with the upstream prediction (scale 1).
+ * line: seconds, peak RSS, the kernel memory (its WebAssembly memory's size at the end: memory only
+ * grows, so this is its peak) beside the engine's estimate of its working memory
+ * (src/engines/budget.ts), and the mask's agreement with the upstream prediction (scale 1).
  * --logits-out writes the logits (float32, (classes, H, W)) for the peers' mask comparison
  * (bench/peer-case.ts).
  */
@@ -15,6 +17,8 @@ import { argmaxClasses } from '../src/engines/reference.js';
 import { parseEngineName, createNodeEngine } from '../src/node/engines.js';
 import { findDataDir } from '../src/node/data.js';
 import { loadModelFile } from '../src/node/load.js';
+import { loadKernels } from '../src/node/kernels.js';
+import { activationBytes } from '../src/engines/budget.js';
 import { decodePng } from '../src/node/png.js';
 import { imageToTensor } from '../src/input.js';
 import { maskFromGrey } from '../src/metrics.js';
@@ -33,7 +37,14 @@ if (!dir) throw new Error('upstream data not found: set FREQREG_DATA');
 
 const tLoad = performance.now();
 const { model } = await loadModelFile(join(dir, 'unet_fr.tar.xz'));
-const engine = await createNodeEngine(engineName, model, threads);
+let memory: WebAssembly.Memory | undefined;
+const engine = await createNodeEngine(engineName, model, threads, {
+  loadKernels: async (n) => {
+    const context = await loadKernels(n);
+    memory = context.kernels.memory;
+    return context;
+  },
+});
 const loadSeconds = (performance.now() - tLoad) / 1000;
 
 const photo = upscale(decodePng(readFileSync(join(dir, 'testimgs', 'input', 'in0000.png'))), scale);
@@ -70,5 +81,7 @@ console.log(JSON.stringify({
   engine: engine.name, form: engine.form, threads: engine.threads, width: photo.width, height: photo.height,
   loadSeconds, coldSeconds, medianSeconds: sorted[sorted.length >> 1] ?? coldSeconds, warmSeconds: warm,
   imagesPerSecond, peakRssMiB: peakRssOneImageMiB, peakRssAfterBatchMiB: process.resourceUsage().maxRSS / 1024, maskPixelsDifferent,
+  wasmMemoryMiB: memory && memory.buffer.byteLength / 2 ** 20,
+  activationEstimateMiB: engine.form === 'reference' ? undefined : activationBytes(model, engine.form === 'dense' ? 'dense' : 'spectral', photo.width, photo.height, engine.threads) / 2 ** 20,
 }));
 

@@ -27,6 +27,8 @@ export interface CaseResult {
   loadSeconds: number; coldSeconds: number; medianSeconds: number; warmSeconds: number[];
   imagesPerSecond?: number; peakRssMiB: number; peakRssAfterBatchMiB?: number; maskPixelsDifferent?: number;
   maskPixelsDifferentFromFreqreg?: number; atNearTies?: number; largestMarginDifferent?: number;
+  /** Size of the kernel module's WebAssembly memory after the runs (its peak), and the engine's estimate of its working memory. */
+  wasmMemoryMiB?: number; activationEstimateMiB?: number;
   /** 1-minute load average when the case ended. */
   load?: number;
 }
@@ -94,10 +96,11 @@ export function renderMarkdown(r: BenchResult): string {
         r.spectralKernels.map((k) => [k.name, build(k.build), k.calls, f(k.msPerImage, 1), f(k.gflopPerImage, 3), f(k.gflops), f(k.gbs), pct(k.ceilingShare), k.speedup ? `×${f(k.speedup, 1)}` : '—'])));
   }
   const e2e = (list: CaseResult[], peer: boolean) => table(
-    ['engine', 'threads', 'image', 'load s', 'cold s', 'median s', 'runs', 'images/s', 'peak RSS MiB', 'after batch', peer ? 'mask ≠ freqreg dense' : 'mask ≠ upstream', 'load avg'],
+    ['engine', 'threads', 'image', 'load s', 'cold s', 'median s', 'runs', 'images/s', 'peak RSS MiB', 'after batch', 'WASM memory MiB', 'working memory estimate MiB', peer ? 'mask ≠ freqreg dense' : 'mask ≠ upstream', 'load avg'],
     list.map((x) => [
       `${x.form === x.engine ? x.engine : `${x.engine} (${x.form})`}${x.build ? ` [${x.build}]` : ''}`, x.threads, `${x.width}×${x.height}`, f(x.loadSeconds), f(x.coldSeconds, 3), `**${f(x.medianSeconds, 3)}**`, x.warmSeconds.length,
       f(x.imagesPerSecond ?? 1 / x.medianSeconds), f(x.peakRssMiB, 0), x.peakRssAfterBatchMiB === undefined ? '—' : f(x.peakRssAfterBatchMiB, 0),
+      f(x.wasmMemoryMiB, 0), f(x.activationEstimateMiB, 0),
       peer ? (x.maskPixelsDifferentFromFreqreg === undefined ? '—' : `${x.maskPixelsDifferentFromFreqreg} px${x.maskPixelsDifferentFromFreqreg ? ` (${x.atNearTies} at margin < 1e-3)` : ''}`) : (x.maskPixelsDifferent === undefined ? '—' : `${x.maskPixelsDifferent} px`),
       f(x.load, 2),
     ]));

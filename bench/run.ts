@@ -5,7 +5,8 @@
  *   1. the SIMD ceiling and every kernel at the upstream shapes, 1 and 2 threads (bench/kernels.ts);
  *   2. the spectral engine's fused kernels in place, 1 thread, against their scalar twins (bench/spectral.ts);
  *   3. end to end per engine (dense, spectral, auto), 959×640 and 1918×1280, 1 and 2 threads, one
- *      process per configuration (bench/engine-case.ts): load, cold, median warm, images/s, peak RSS;
+ *      process per configuration (bench/engine-case.ts): load, cold, median warm, images/s, peak RSS,
+ *      the kernel memory's peak and the engine's working-memory estimate;
  *   4. with --peers: the dense ONNX export of the same model (src/onnx-export.ts) in onnxruntime-node
  *      and onnxruntime-web (WASM), 1 and 2 threads, on the same image, each run right after
  *      freqreg's runs with as many threads (bench/peer-case.ts); masks compared pixel for pixel
@@ -190,8 +191,9 @@ const engineConfigs = (threads: number, scale: number): Config[] => {
   return [
     ...KERNEL_BUILDS.map((build) => ({ engine: 'spectral', build, threads, scale, ...light })),
     { engine: 'auto', threads, scale, ...light },
-    // dense: a 959×640 image is 898.6 GFLOP (about 10–20 s); 1918×1280 four times that
-    { engine: 'dense', threads, scale, runs: scale === 1 ? 5 : 3, ...(scale === 1 && peers ? { 'logits-out': logitsFile(threads) } : {}) },
+    // dense: a 959×640 image is 898.6 GFLOP (about 10–20 s); 1918×1280 four times that (30–80 s a
+    // run, so one warm run there, and not in --quick)
+    { engine: 'dense', threads, scale, runs: scale === 1 ? 5 : 1, ...(scale === 1 && peers ? { 'logits-out': logitsFile(threads) } : {}) },
   ];
 };
 const peerConfigs = (threads: number): Config[] => !peers ? [] : [
@@ -237,6 +239,7 @@ for (const c of configs) {
   r.load = load()[0];
   console.log(`  ${`${r.engine}${r.form !== r.engine ? ` (${r.form})` : ''}${r.build ? ` [${r.build}]` : ''}`.padEnd(24)} ${r.threads} thread(s) ${`${r.width}×${r.height}`.padEnd(10)} load ${r.loadSeconds.toFixed(2)} s  cold ${r.coldSeconds.toFixed(3)} s  median ${r.medianSeconds.toFixed(3)} s (of ${r.warmSeconds.length})` +
     `${r.imagesPerSecond ? `  ${r.imagesPerSecond.toFixed(2)} images/s` : ''}  peak RSS ${r.peakRssMiB.toFixed(0)} MiB` +
+    `${r.wasmMemoryMiB !== undefined ? `  WASM memory ${r.wasmMemoryMiB.toFixed(0)} MiB (working memory estimate ${r.activationEstimateMiB!.toFixed(0)} MiB)` : ''}` +
     `${r.maskPixelsDifferent !== undefined ? `  mask ≠ upstream: ${r.maskPixelsDifferent} px` : ''}` +
     `${r.maskPixelsDifferentFromFreqreg !== undefined ? `  mask ≠ freqreg dense: ${r.maskPixelsDifferentFromFreqreg} px (${r.atNearTies} at margins < 1e-3)` : ''}`);
 }

@@ -10,8 +10,8 @@
  *   - every engine estimates its working memory for the image size and the model and refuses
  *     above `maxActivationBytes` (OUT_OF_MEMORY); the spectral engine's per-model tables count
  *     against the same budget when the engine is built.
- * The estimates mirror the engines' own buffer plans (dense.ts `planBuffers`, spectral.ts
- * `planSize`, reference.ts's tensors); they are upper bounds within a few percent, not guesses.
+ * The estimates mirror the engines' own buffer plans (the dense engine's is dense-plan.ts itself,
+ * spectral.ts `planSize`, reference.ts's tensors); they are upper bounds within a few percent, not guesses.
  *
  * The guard (`guardEngine`) then makes `run` throw only FreqregError, and retires an engine whose
  * kernel instance trapped: the allocator's state may be corrupt (docs/bad-inputs.md, "WASM"), so
@@ -22,6 +22,7 @@ import { fail, FreqregError, toFreqregError } from '../errors.js';
 import type { Limits } from '../formats/limits.js';
 import { checkInputSize } from '../input.js';
 import { denseSize, distinctPerAxis, UNET_DEPTH, type FrLayer, type FrModel } from '../model.js';
+import { denseFloats, planDense } from './dense-plan.js';
 import type { Engine } from './engine.js';
 import type { GradientResult, LossSpec } from './gradients.js';
 import { checkGradientInput, checkLossSpec } from './reference-backward.js';
@@ -88,17 +89,10 @@ export function activationBytes(model: FrModel, form: EngineForm, width: number,
   const px = (lv: LevelSize, c = lv.c) => c * lv.h * lv.w;
   const logits = classes * width * height * F32; // the Logits returned
   if (form === 'dense') {
-    // dense.ts planBuffers: input, cat[k] (2Ck), bottom, two level-0 scratches, pooled, upsampled,
-    // logits (+ its copy), and per thread the Winograd / transposed-conv scratch.
-    let upsampled = 0, scratch = 0;
-    for (let k = 0; k < UNET_DEPTH; k++) {
-      upsampled = Math.max(upsampled, L[k].c * 4 * L[k + 1].h * L[k + 1].w);
-      scratch = Math.max(scratch, L[k + 1].c * (L[k + 1].w + 4)); // CONVT_SCRATCH_FLOATS (src/wasm/kernels.ts)
-    }
-    for (let k = 0; k <= UNET_DEPTH; k++) scratch = Math.max(scratch, winogradScratchFloats(k === 0 ? Math.max(inChannels, 2 * L[0].c) : 2 * L[k].c, L[k].w));
-    let floats = inChannels * width * height + px(L[UNET_DEPTH]) + 2 * px(L[0]) + px(L[0]) / 4 + 16 + upsampled + classes * width * height + threads * scratch;
-    for (let k = 0; k < UNET_DEPTH; k++) floats += px(L[k], 2 * L[k].c);
-    return floats * F32 + logits + ALIGN_SLACK;
+    // dense-plan.ts: the region (two full-resolution activations, about), the band buffers, and per
+    // thread the Winograd / transposed-conv scratch; the Logits returned.
+    const plan = planDense(model.arch, width, height, threads, winogradScratchFloats);
+    return denseFloats(plan) * F32 + logits + ALIGN_SLACK;
   }
   if (form === 'reference') {
     // float64 tensors: the input, the skips kept for the up path, and at the widest step a
