@@ -19,8 +19,12 @@ const QUALITY = 95;
 const TOL_AVERAGE = 0.001;
 /** One image's Dice may differ from its PNG's by this much (the issue's bound). */
 const TOL_PER_IMAGE = 0.005;
-/** Our average on the PNGs, printed by `freqreg demo` (README): the anchor the JPEG run is compared with. */
-const PNG_AVERAGE = 0.971765;
+/**
+ * The PNG run (the anchor the JPEG run is compared with) reproduces the upstream average Dice of
+ * reference.json within this, as the demo's test asks: near-tie pixels may flip, and do between
+ * the plain and the FMA kernel builds (0.971765 and 0.971766).
+ */
+const TOL_PNG_AVERAGE = 1e-4;
 
 t.test(`the 16 upstream photos as JPEG (quality ${QUALITY}) segment as the PNGs do`, async (t) => {
   const data = upstreamDir(t);
@@ -48,7 +52,8 @@ t.test(`the 16 upstream photos as JPEG (quality ${QUALITY}) segment as the PNGs 
   const jpeg = await runDemo({ data: jpegData, out: join(work, 'out-jpeg'), engine: 'auto', threads: 2, quiet: true });
   t.equal(jpeg.images.length, 16, '16 JPEG photos found by demo --data');
   t.ok(jpeg.images.every((r) => r.file.endsWith('.jpg')), 'the photos read are the .jpg files');
-  t.equal(png.averageDice.toFixed(6), PNG_AVERAGE.toFixed(6), `PNGs: average Dice ${png.averageDice.toFixed(6)}`);
+  const upstreamAverage = (JSON.parse(readFileSync(join(data, 'reference', 'reference.json'), 'utf8')) as { average_dice: number }).average_dice;
+  t.ok(Math.abs(png.averageDice - upstreamAverage) <= TOL_PNG_AVERAGE, `PNGs: average Dice ${png.averageDice.toFixed(6)} (upstream ${upstreamAverage.toFixed(6)})`);
   const delta = jpeg.averageDice - png.averageDice;
   t.ok(Math.abs(delta) <= TOL_AVERAGE, `JPEGs: average Dice ${jpeg.averageDice.toFixed(6)}, ${delta >= 0 ? '+' : ''}${delta.toFixed(6)} from the PNGs' (bound ${TOL_AVERAGE})`);
   let worst = 0;
