@@ -481,3 +481,56 @@ export function spectral_center_cov_f64_ref(
 ): void {
   centerCov(covPtr, qPtr, qMapStride, qRowStride, meanPtr, na, width, y0, y1, 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// spectral_project_f32: the image on the first conv's input frequencies,
+//   p_b(y, x) = Σ_i B[i, b] x_i(y, x)       (B (cin, nb) float64; products and sums in float64,
+//                                            rounded to float32 once)
+// Rows [y0, y1) of p from the image rows at xPtr (row y0 first; the host passes one band).
+// ---------------------------------------------------------------------------------------------
+
+function project(
+  pPtr: usize, pMapStride: i32, pRowStride: i32, xPtr: usize, xMapStride: i32, xRowStride: i32,
+  cin: i32, nb: i32, basisPtr: usize, width: i32, y0: i32, y1: i32, xs: i32,
+): void {
+  const xMap = <usize>xMapStride << 2;
+  for (let y = y0; y < y1; y++) {
+    const xRow = xPtr + (<usize>((y - y0) * xRowStride) << 2);
+    for (let b = 0; b < nb; b++) {
+      const pRow = at(pPtr, b * pMapStride + y * pRowStride);
+      // Four pixels at a time: two float64 pairs per pixel quad, in the scalar loop's order.
+      for (let x = 0; x < xs; x += 4) {
+        let lo = f64x2.splat(0), hi = f64x2.splat(0);
+        let xi = xRow + (<usize>x << 2);
+        for (let i = 0; i < cin; i++) {
+          const v = v128.load(xi);
+          const B = f64x2.splat(load<f64>(basisPtr + (<usize>(i * nb + b) << 3)));
+          lo = f64x2.add(lo, f64x2.mul(B, f64x2.promote_low_f32x4(v)));
+          hi = f64x2.add(hi, f64x2.mul(B, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))));
+          xi += xMap;
+        }
+        const l = f32x4.demote_f64x2_zero(lo), h = f32x4.demote_f64x2_zero(hi);
+        v128.store(pRow + (<usize>x << 2), v128.shuffle<f32>(l, h, 0, 1, 4, 5));
+      }
+      for (let x = xs; x < width; x++) {
+        let s: f64 = 0;
+        for (let i = 0; i < cin; i++) s += load<f64>(basisPtr + (<usize>(i * nb + b) << 3)) * <f64>load<f32>(xRow + (<usize>(i * xMapStride + x) << 2));
+        store<f32>(pRow + (<usize>x << 2), <f32>s);
+      }
+    }
+  }
+}
+
+export function spectral_project_f32(
+  pPtr: usize, pMapStride: i32, pRowStride: i32, xPtr: usize, xMapStride: i32, xRowStride: i32,
+  cin: i32, nb: i32, basisPtr: usize, width: i32, y0: i32, y1: i32,
+): void {
+  project(pPtr, pMapStride, pRowStride, xPtr, xMapStride, xRowStride, cin, nb, basisPtr, width, y0, y1, width & ~3);
+}
+
+export function spectral_project_f32_ref(
+  pPtr: usize, pMapStride: i32, pRowStride: i32, xPtr: usize, xMapStride: i32, xRowStride: i32,
+  cin: i32, nb: i32, basisPtr: usize, width: i32, y0: i32, y1: i32,
+): void {
+  project(pPtr, pMapStride, pRowStride, xPtr, xMapStride, xRowStride, cin, nb, basisPtr, width, y0, y1, 0);
+}

@@ -229,6 +229,26 @@ t.test('spectral_sum_f64 and spectral_center_cov_f64 against their twins', async
   }
 });
 
+t.test('spectral_project_f32 against its twins', async (t) => {
+  const k = await kernels();
+  for (const [w, h, cin, nb] of [[1, 1, 1, 1], [3, 2, 3, 2], [4, 3, 3, 4], [13, 5, 3, 3], [17, 4, 1, 5], [32, 3, 4, 4]]) {
+    const G = geometry(w, h);
+    // Rows [y0, h) of p from a band holding image rows y0… (row stride w + 1: one column of slack).
+    const y0 = h > 1 ? 1 : 0, bandRows = h - y0, xRow = w + 1, xMap = bandRows * xRow;
+    const basisOff = 0, xOff = 2 * cin * nb + 4, pOff = xOff + cin * xMap + 4;
+    const total = pOff + nb * G.mapSize;
+    const setup = (mem: Float32Array, _b: number, rand: () => number) => {
+      for (let i = 0; i < total; i++) mem[i] = rand() * 2 - 1;
+      const basis = new Float64Array(mem.buffer, mem.byteOffset + 4 * basisOff, cin * nb);
+      for (let i = 0; i < basis.length; i++) basis[i] = rand() * 2 - 1;
+      for (let b = 0; b < nb; b++) for (let y = y0; y < h; y++) for (let x = 0; x < w; x++) mem[pOff + G.interior + b * G.mapSize + y * G.stride + x] = NaN;
+    };
+    await crossCheck(t, k, `project W=${w} H=${h} cin=${cin} nb=${nb}`, total, setup,
+      (fn, b) => fn('spectral_project_f32', b + 4 * (pOff + G.interior), G.mapSize, G.stride, b + 4 * xOff, xMap, xRow, cin, nb, b + 4 * basisOff, w, y0, h),
+      [basisOff, cin * nb]);
+  }
+});
+
 // ---- PyTorch fixtures and the upstream model ----
 
 function readPngInput(path: string, inChannels: number) {

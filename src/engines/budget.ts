@@ -23,6 +23,7 @@ import type { Limits } from '../formats/limits.js';
 import { checkInputSize } from '../input.js';
 import { denseSize, distinctPerAxis, UNET_DEPTH, type FrLayer, type FrModel } from '../model.js';
 import { denseFloats, planDense } from './dense-plan.js';
+import { IMAGE_BAND_ROWS } from './spectral-size.js';
 import type { Engine } from './engine.js';
 import type { GradientResult, LossSpec } from './gradients.js';
 import { checkGradientInput, checkLossSpec } from './reference-backward.js';
@@ -122,7 +123,8 @@ export function activationBytes(model: FrModel, form: EngineForm, width: number,
     floats += mapSize * (Math.max(nP, 1) + Math.max(nQ, 1) + (l < UNET_DEPTH ? Math.max(nS, 1) : 0));
   }
   const stats = threads * naMax * F64 + threads * naMax * naMax * F64 + naMax * F32 + naMax * naMax * F64;
-  return floats * F32 + stats + logits + ALIGN_SLACK;
+  const imageBand = inChannels * Math.min(IMAGE_BAND_ROWS, height) * width;
+  return (floats + imageBand) * F32 + stats + logits + ALIGN_SLACK;
 }
 
 /**

@@ -14,7 +14,7 @@
 import { UNET_DEPTH } from '../model.js';
 import { NORM_EPS } from './reference.js';
 import type { Exec } from './spectral-exec.js';
-import { interior, type Level, type SizePlan } from './spectral-size.js';
+import { IMAGE_BAND_ROWS, interior, type Level, type SizePlan } from './spectral-size.js';
 import type { Consumer, ConvStage, SpectralTables } from './spectral-tables.js';
 
 /** A planar map set a fused pass writes: pointer to pixel (0, 0) of map 0, strides, consumer table. */
@@ -107,25 +107,25 @@ export function upsampledOffset(L: Level, B: Level): { top: number; left: number
 
 /**
  * The image (Cin, H, W) projected on inc.conv1's input frequencies, P_b = Σ_i φ_b(i) x_i, into
- * level 0's first input maps. Summed in float64 and rounded once: in flat image regions every
- * pixel rounds alike, so float32 sums would shift whole regions coherently (enough, on a
- * 240×160 photo, to move channels that sit within 1e-6 of a ReLU switch to its other side).
+ * level 0's first input maps (spectral_project_f32), band by band through sp.imageBand. Summed
+ * in float64 and rounded once: in flat image regions every pixel rounds alike, so float32 sums
+ * would shift whole regions coherently (enough, on a 240×160 photo, to move channels that sit
+ * within 1e-6 of a ReLU switch to its other side).
  */
 export function projectImage(ex: Exec, t: SpectralTables, sp: SizePlan, input: Float32Array): void {
   const L0 = sp.levels[0];
   const { w, h } = L0;
   const cin = t.model.arch.inChannels, nb = t.down[0].conv1.f.inFreqs.length, n = w * h;
-  const B = t.imageBasis; // (cin, nb)
-  const P = ex.arena.f32(interior(L0, L0.in.down1), Math.max(nb, 1) * L0.mapSize - L0.stride - 1);
-  for (let b = 0; b < nb; b++)
-    for (let y = 0; y < h; y++) {
-      const row = b * L0.mapSize + y * L0.stride;
-      for (let x = 0; x < w; x++) {
-        let s = 0;
-        for (let i = 0; i < cin; i++) s += B[i * nb + b] * input[i * n + y * w + x];
-        P[row + x] = s;
-      }
-    }
+  const bandRows = Math.min(IMAGE_BAND_ROWS, h), bandMap = bandRows * w;
+  for (let top = 0; top < h; top += bandRows) {
+    const rows = Math.min(bandRows, h - top);
+    const band = ex.arena.f32(sp.imageBand, cin * bandMap);
+    for (let i = 0; i < cin; i++) band.set(input.subarray(i * n + top * w, i * n + (top + rows) * w), i * bandMap);
+    ex.rows(rows, 1, (y0, y1) => [
+      'spectral_project_f32', interior(L0, L0.in.down1), L0.mapSize, L0.stride, sp.imageBand + y0 * w * 4, bandMap, w,
+      cin, nb, t.imageBasisPtr, w, top + y0, top + y1,
+    ]);
+  }
 }
 
 /** The whole network from the image projection (projectImage) to the logits (in sp.logits, without outc's bias). */

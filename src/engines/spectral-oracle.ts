@@ -10,11 +10,13 @@ import type { KernelExports } from '../wasm/exports.js';
 /** The spectral kernels, as the kernel module exports them (contracts in src/wasm/exports.ts). */
 export type SpectralKernels = Pick<KernelExports,
   'spectral_fuse_f32' | 'spectral_conv2d_f32_3x3p1' | 'spectral_scatter_f32_2x2s2' | 'spectral_sum_f64' | 'spectral_center_cov_f64'
+  | 'spectral_project_f32'
   | 'spectral_backfuse_f32' | 'spectral_norm_grad_f32' | 'spectral_conv2d_grad_f64_3x3p1' | 'spectral_gather_f32_2x2s2'
   | 'spectral_scatter_grad_f64_2x2s2'>;
 
 export const SPECTRAL_KERNEL_NAMES: readonly (keyof SpectralKernels)[] = [
   'spectral_fuse_f32', 'spectral_conv2d_f32_3x3p1', 'spectral_scatter_f32_2x2s2', 'spectral_sum_f64', 'spectral_center_cov_f64',
+  'spectral_project_f32',
   'spectral_backfuse_f32', 'spectral_norm_grad_f32', 'spectral_conv2d_grad_f64_3x3p1', 'spectral_gather_f32_2x2s2',
   'spectral_scatter_grad_f64_2x2s2',
 ];
@@ -194,6 +196,18 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
           }
         y += rows;
       }
+    },
+
+    spectral_project_f32(pPtr, pMapStride, pRowStride, xPtr, xMapStride, xRowStride, cin, nb, basisPtr, width, y0, y1) {
+      views();
+      const p0 = pPtr >> 2, x0 = xPtr >> 2, b0 = basisPtr >> 3;
+      for (let y = y0; y < y1; y++)
+        for (let b = 0; b < nb; b++)
+          for (let x = 0; x < width; x++) {
+            let s = 0;
+            for (let i = 0; i < cin; i++) s += f64[b0 + i * nb + b] * f32[x0 + i * xMapStride + (y - y0) * xRowStride + x];
+            f32[p0 + b * pMapStride + y * pRowStride + x] = s;
+          }
     },
 
     spectral_norm_grad_f32(dqPtr, qPtr, mapStride, rowStride, cPtr, mPtr, na, width, y0, y1) {

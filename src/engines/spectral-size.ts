@@ -54,6 +54,8 @@ export interface SizePlan {
   logits: number;
   /** Training: ∂L/∂logits (classes maps), level 0's geometry (the logits' buffer). */
   dLogits: number;
+  /** A band of the image, (cin, IMAGE_BAND_ROWS, width) float32, for its projection (spectral-forward.ts projectImage). */
+  imageBand: number;
   sums: number; // (shares, naMax) float64
   covs: number; // (shares, naMax, naMax) float64
   /** Training: per-share per-channel sums of g and g·z, (shares, 2, channelsMax) float64. */
@@ -68,6 +70,9 @@ export interface SizePlan {
   normC: number;
   normM: number;
 }
+
+/** Image rows staged in kernel memory per spectral_project_f32 band (the image itself stays on the host). */
+export const IMAGE_BAND_ROWS = 64;
 
 /** Floats of spectral_backfuse_f32's scratch per thread, with the outc weight gradient (twin: assembly/spectral_backward.ts). */
 export function backScratchFloats(t: SpectralTables): number {
@@ -130,6 +135,7 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
   const L0 = levels[0];
   const logits = train ? arena.allocF32(classes * L0.mapSize) : L0.in.outc;
   const dLogits = logits; // training: the logits are copied out before ∂L/∂logits comes in
+  const imageBand = arena.allocF32(t.model.arch.inChannels * Math.min(IMAGE_BAND_ROWS, H) * W);
   const sums = arena.alloc(shares * naMax * 8);
   const covs = arena.alloc(shares * naMax * naMax * 8);
   const normSums = train ? arena.alloc(shares * 2 * t.channelsMax * 8) : 0;
@@ -139,5 +145,5 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
   const normC = train ? arena.allocF32(naMax) : 0;
   const normM = train ? arena.allocF32(naMax * naMax) : 0;
   new Uint8Array(memory.buffer, start, arena.mark() - start).fill(0);
-  return { width: W, height: H, levels, logits, dLogits, sums, covs, normSums, backScratch, outcGrads, tapGrads, normC, normM };
+  return { width: W, height: H, levels, logits, dLogits, imageBand, sums, covs, normSums, backScratch, outcGrads, tapGrads, normC, normM };
 }

@@ -66,6 +66,8 @@ export interface SpectralTables {
   outc?: ConvStage;
   /** (cin, nb) float64: φ_b(i) for the image's projection on inc.conv1's input frequencies. */
   imageBasis: Float64Array;
+  /** imageBasis in kernel memory. */
+  imageBasisPtr: number;
   downNext: Consumer[]; // conv1 → conv2
   skipShare: Consumer[]; // x_l → up conv1 (first half)
   pooled: Consumer[]; // x_l → down_{l+1} conv1
@@ -82,6 +84,7 @@ export interface SpectralTables {
 
 interface TableWriter {
   f32(data: ArrayLike<number>): number;
+  f64(data: Float64Array): number;
   i32(data: Int32Array): number;
   arena: Arena;
 }
@@ -92,6 +95,11 @@ function writer(arena: Arena, memory: WebAssembly.Memory): TableWriter {
     f32(data) {
       const ptr = arena.allocF32(Math.max(data.length, 4));
       arena.f32(ptr, data.length).set(data);
+      return ptr;
+    },
+    f64(data) {
+      const ptr = arena.alloc(Math.max(data.length, 2) * 8);
+      new Float64Array(memory.buffer, ptr, data.length).set(data);
       return ptr;
     },
     i32(data) {
@@ -225,7 +233,7 @@ export function buildSpectralTables(arena: Arena, memory: WebAssembly.Memory, mo
 
   const convs = [...down.flatMap((d) => [d.conv1, d.conv2]), ...ups.flatMap((u) => [u.conv1, u.conv2]), ...(outc ? [outc] : [])];
   return {
-    model, train, down, ups, outc, imageBasis, downNext, skipShare, pooled, upNext, toTransposed, toLogits, identityG,
+    model, train, down, ups, outc, imageBasis, imageBasisPtr: w.f64(imageBasis), downNext, skipShare, pooled, upNext, toTransposed, toLogits, identityG,
     naMax: Math.max(1, ...convs.map((c) => c.f.outFreqs.length)),
     nbMax: Math.max(1, ...convs.map((c) => c.f.inFreqs.length), ...ups.map((u) => u.scatter.t.inFreqs.length)),
     pairsMax: Math.max(1, ...convs.map((c) => c.nPairs), ...ups.map((u) => u.scatter.nPairs)),

@@ -78,9 +78,11 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
 
   let size: SizePlan | undefined;
   let disposed = false;
+  /** Training: the logits and ∂L/∂logits of the last size, kept (fresh arrays this large cost their page faults every step). */
+  let lossArrays: { width: number; height: number; logits: Float32Array; dLogits: Float64Array } | undefined;
 
-  /** The image in, the forward pass, the logits out (with outc's bias). */
-  const runForward = (input: Float32Array, W: number, H: number): Float32Array => {
+  /** The image in, the forward pass, the logits out (with outc's bias) into `into` or a new array. */
+  const runForward = (input: Float32Array, W: number, H: number, into?: Float32Array): Float32Array => {
     if (disposed) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'the spectral engine was disposed');
     if (input.length !== cinImage * W * H) {
       throw new FreqregError('engine', 'INPUT_SHAPE', `expected ${cinImage}×${H}×${W} = ${cinImage * W * H} values, got ${input.length}`);
@@ -94,7 +96,7 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
     const L0 = sp.levels[0];
     projectImage(ex, tables, sp, input);
     forward(ex, tables, sp);
-    const data = new Float32Array(classes * W * H);
+    const data = into ?? new Float32Array(classes * W * H);
     copyPlanes(data, W * H, W, arena.f32(interior(L0, sp.logits), classes * L0.mapSize), L0.mapSize, L0.stride, classes, W, H);
     if (outcBias) for (let c = 0; c < classes; c++) for (let p = 0; p < W * H; p++) data[c * W * H + p] += outcBias[c];
     return data;
@@ -109,6 +111,7 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
     },
     async dispose() {
       disposed = true;
+      lossArrays = undefined;
       arena.release(startMark);
       await parallel?.dispose();
     },
@@ -119,11 +122,15 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
     const n = W * H;
     checkGradientInput(model, input, W, H);
     checkLossSpec(model, loss, W, H);
-    const logits = runForward(input, W, H);
+    if (!lossArrays || lossArrays.width !== W || lossArrays.height !== H) {
+      lossArrays = undefined;
+      lossArrays = { width: W, height: H, logits: new Float32Array(classes * n), dLogits: new Float64Array(classes * n) };
+    }
+    const logits = runForward(input, W, H, lossArrays.logits);
     const sp = size!;
     let terms: LossTerms, dLogits: ArrayLike<number>;
     if ('target' in loss) {
-      const r = segmentationLoss(logits, classes, W, H, loss.target);
+      const r = segmentationLoss(logits, classes, W, H, loss.target, lossArrays.dLogits);
       terms = { loss: r.loss, ce: r.ce, diceLoss: r.diceLoss };
       dLogits = r.dLogits;
     } else {

@@ -138,6 +138,18 @@ export interface KernelExports {
   /** q_a -= mean[a] in place (float32 means), then cov[a·na + b] += Σ q_a·q_b for b ≥ a (float64). */
   spectral_center_cov_f64(covPtr: number, qPtr: number, qMapStride: number, qRowStride: number, meanPtr: number, na: number, width: number, y0: number, y1: number): void;
   spectral_center_cov_f64_ref(covPtr: number, qPtr: number, qMapStride: number, qRowStride: number, meanPtr: number, na: number, width: number, y0: number, y1: number): void;
+  /**
+   * p_b = Σ_i B[i, b]·x_i over rows [y0, y1) of p (B (cin, nb) float64 at basisPtr; float64 sums
+   * rounded once); the image rows come from xPtr, row y0 first (the host passes a band).
+   */
+  spectral_project_f32(
+    pPtr: number, pMapStride: number, pRowStride: number, xPtr: number, xMapStride: number, xRowStride: number,
+    cin: number, nb: number, basisPtr: number, width: number, y0: number, y1: number,
+  ): void;
+  spectral_project_f32_ref(
+    pPtr: number, pMapStride: number, pRowStride: number, xPtr: number, xMapStride: number, xRowStride: number,
+    cin: number, nb: number, basisPtr: number, width: number, y0: number, y1: number,
+  ): void;
 
   // ---- spectral backward (assembly/spectral_backward.ts): the gradient kernels of src/engines/spectral-backward.ts ----
   /**
@@ -244,6 +256,8 @@ export const KERNEL_EXPORT_NAMES: readonly (keyof KernelExports)[] = [
   'spectral_sum_f64_ref',
   'spectral_center_cov_f64',
   'spectral_center_cov_f64_ref',
+  'spectral_project_f32',
+  'spectral_project_f32_ref',
   // spectral backward
   'spectral_backfuse_f32',
   'spectral_backfuse_f32_ref',
