@@ -4,6 +4,8 @@
 // bytes at pixel (0, 0) of map 0, strides in elements, rows [y0, y1) written (so threads split a
 // call by rows), sums into one float64 slot per thread; each SIMD kernel beside its scalar twin.
 
+import { madd } from './madd';
+
 // Twin of padded4 in assembly/spectral.ts and src/engines/spectral-oracle.ts.
 // @ts-ignore: decorator
 @inline function padded4(n: i32): i32 {
@@ -25,10 +27,12 @@
 //   z_o   = Σ_a F[o,a] q_a                                   (q centred; F = φ_a(o)/σ_o)
 //   dh_o  = Σ_g G[o,g] out_g  (+ Σ_g Gp[o,g] pool_g at the first maximum of z_o in its 2×2 window)
 //   g_o   = dh_o where z_o > 0, else 0                      (ReLU'(0) = 0)
-//   u_a   = Σ_o F[o,a] g_o;  sums[o] += Σ g_o;  sums[channels + o] += Σ g_o z_o
+//   u_a   = Σ_o F[o,a] g_o;  sums[o] += Σ g_o z_o
 //   wgrad[o, g] += Σ out_g ReLU(z_o)        (wgradPtr ≠ 0: a dense consumer's weight gradient)
+// (Σ g_o itself is not needed per channel: the norm's Jacobian takes Σ_o F[o,a] Σ g_o = Σ u_a,
+// which the host sums from the u maps.)
 // The first maximum of a window in row-major order takes the pooled gradient (PyTorch's rule).
-// Scratch (SIMD kernel): 4·(2 + nOut)·channels floats per thread (per-lane row sums).
+// Scratch (SIMD kernel): 4·(1 + nOut)·channels floats per thread (per-lane row sums).
 // ---------------------------------------------------------------------------------------------
 
 // @ts-ignore: decorator
@@ -87,8 +91,7 @@ function backfuseBlock(
           store<f32>(p, load<f32>(p) + load<f32>(at(fPtr, o * na + a)) * go);
         }
         const s = sumsPtr + (<usize>o << 3);
-        store<f64>(s, load<f64>(s) + <f64>go);
-        store<f64>(s + (<usize>channels << 3), load<f64>(s + (<usize>channels << 3)) + <f64>(go * z));
+        store<f64>(s, load<f64>(s) + <f64>(go * z));
       }
     }
   }
@@ -110,10 +113,10 @@ export function spectral_backfuse_f32_ref(
   }
 }
 
-/** Bytes of scratch per channel: lanes of Σ g, Σ g·z and, with a weight gradient, Σ out_k·h for k < nOut. */
+/** Bytes of scratch per channel: lanes of Σ g·z and, with a weight gradient, Σ out_k·h for k < nOut. */
 // @ts-ignore: decorator
 @inline function scratchStride(nOut: i32, wg: bool): usize {
-  const n: i32 = wg ? 2 + nOut : 2;
+  const n: i32 = wg ? 1 + nOut : 1;
   return <usize>n << 4;
 }
 
@@ -122,26 +125,25 @@ function foldSums(sumsPtr: usize, wgradPtr: usize, scratchPtr: usize, channels: 
   const ss = scratchStride(nOut, wgradPtr != 0);
   for (let o = 0; o < channels; o++) {
     const s = scratchPtr + <usize>o * ss;
-    const p = sumsPtr + (<usize>o << 3), pz = p + (<usize>channels << 3);
+    const p = sumsPtr + (<usize>o << 3);
     store<f64>(p, load<f64>(p) + hsum(v128.load(s)));
-    store<f64>(pz, load<f64>(pz) + hsum(v128.load(s, 16)));
     if (wgradPtr) {
       for (let k = 0; k < nOut; k++) {
         const w = wgradPtr + (<usize>(o * nOut + k) << 3);
-        store<f64>(w, load<f64>(w) + hsum(v128.load(s + 32 + (<usize>k << 4))));
+        store<f64>(w, load<f64>(w) + hsum(v128.load(s + 16 + (<usize>k << 4))));
       }
     }
   }
   memory.fill(scratchPtr, 0, <usize>channels * ss);
 }
 
-/** Adds out_k·ReLU(z) to the weight-gradient lanes at s + 32 (k < nOut). */
+/** Adds out_k·ReLU(z) to the weight-gradient lanes at s + 16 (k < nOut). */
 // @ts-ignore: decorator
 @inline function addWeightGrad(s: usize, d: usize, outMap: usize, nOut: i32, z: v128): void {
   const h = f32x4.pmax(f32x4.splat(0), z);
-  let dk = d, sk = s + 32;
+  let dk = d, sk = s + 16;
   for (let k = 0; k < nOut; k++) {
-    v128.store(sk, f32x4.add(v128.load(sk), f32x4.mul(v128.load(dk), h)));
+    v128.store(sk, madd(v128.load(dk), h, v128.load(sk)));
     dk += outMap;
     sk += 16;
   }
@@ -171,18 +173,17 @@ function backfuseRow(
       let u0 = zero, u1 = zero, u2 = zero, u3 = zero;
       for (let o = 0; o < channels; o++) {
         const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
-        const z = f32x4.add(f32x4.add(f32x4.mul(f0, q0), f32x4.mul(f1, q1)), f32x4.add(f32x4.mul(f2, q2), f32x4.mul(f3, q3)));
+        const z = f32x4.add(madd(f0, q0, f32x4.mul(f1, q1)), madd(f2, q2, f32x4.mul(f3, q3)));
         const dh = f32x4.add(
-          f32x4.add(f32x4.mul(v128.load32_splat(g), d0), f32x4.mul(v128.load32_splat(g, 4), d1)),
-          f32x4.add(f32x4.mul(v128.load32_splat(g, 8), d2), f32x4.mul(v128.load32_splat(g, 12), d3)),
+          madd(v128.load32_splat(g), d0, f32x4.mul(v128.load32_splat(g, 4), d1)),
+          madd(v128.load32_splat(g, 8), d2, f32x4.mul(v128.load32_splat(g, 12), d3)),
         );
         const go = v128.and(dh, f32x4.gt(z, zero));
-        u0 = f32x4.add(u0, f32x4.mul(f0, go));
-        u1 = f32x4.add(u1, f32x4.mul(f1, go));
-        u2 = f32x4.add(u2, f32x4.mul(f2, go));
-        u3 = f32x4.add(u3, f32x4.mul(f3, go));
-        v128.store(s, f32x4.add(v128.load(s), go));
-        v128.store(s, f32x4.add(v128.load(s, 16), f32x4.mul(go, z)), 16);
+        u0 = madd(f0, go, u0);
+        u1 = madd(f1, go, u1);
+        u2 = madd(f2, go, u2);
+        u3 = madd(f3, go, u3);
+        v128.store(s, madd(go, z, v128.load(s)));
         f += 16;
         g += gs;
         s += ss;
@@ -196,21 +197,20 @@ function backfuseRow(
       let u0 = zero, u1 = zero, u2 = zero, u3 = zero;
       for (let o = 0; o < channels; o++) {
         const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
-        const z = f32x4.add(f32x4.add(f32x4.mul(f0, q0), f32x4.mul(f1, q1)), f32x4.add(f32x4.mul(f2, q2), f32x4.mul(f3, q3)));
+        const z = f32x4.add(madd(f0, q0, f32x4.mul(f1, q1)), madd(f2, q2, f32x4.mul(f3, q3)));
         let dh = zero;
         let dg = d;
         for (let k = 0; k < nOut; k++) {
-          dh = f32x4.add(dh, f32x4.mul(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg)));
+          dh = madd(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg), dh);
           dg += outMap;
         }
         const go = v128.and(dh, f32x4.gt(z, zero));
         if (wg) addWeightGrad(s, d, outMap, nOut, z);
-        u0 = f32x4.add(u0, f32x4.mul(f0, go));
-        u1 = f32x4.add(u1, f32x4.mul(f1, go));
-        u2 = f32x4.add(u2, f32x4.mul(f2, go));
-        u3 = f32x4.add(u3, f32x4.mul(f3, go));
-        v128.store(s, f32x4.add(v128.load(s), go));
-        v128.store(s, f32x4.add(v128.load(s, 16), f32x4.mul(go, z)), 16);
+        u0 = madd(f0, go, u0);
+        u1 = madd(f1, go, u1);
+        u2 = madd(f2, go, u2);
+        u3 = madd(f3, go, u3);
+        v128.store(s, madd(go, z, v128.load(s)));
         f += 16;
         g += gs;
         s += ss;
@@ -229,24 +229,23 @@ function backfuseRow(
         let z = zero;
         let qa = q;
         for (let a = 0; a < na; a++) {
-          z = f32x4.add(z, f32x4.mul(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa)));
+          z = madd(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa), z);
           qa += qMap;
         }
         let dh = zero;
         let dg = d;
         for (let k = 0; k < nOut; k++) {
-          dh = f32x4.add(dh, f32x4.mul(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg)));
+          dh = madd(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg), dh);
           dg += outMap;
         }
         const go = v128.and(dh, f32x4.gt(z, zero));
         if (wg) addWeightGrad(s, d, outMap, nOut, z);
         ua = u;
         for (let a = 0; a < na; a++) {
-          v128.store(ua, f32x4.add(v128.load(ua), f32x4.mul(v128.load32_splat(f + (<usize>a << 2)), go)));
+          v128.store(ua, madd(v128.load32_splat(f + (<usize>a << 2)), go, v128.load(ua)));
           ua += uMap;
         }
-        v128.store(s, f32x4.add(v128.load(s), go));
-        v128.store(s, f32x4.add(v128.load(s, 16), f32x4.mul(go, z)), 16);
+        v128.store(s, madd(go, z, v128.load(s)));
         f += fStride;
         g += gs;
         s += ss;
@@ -296,19 +295,19 @@ function backfusePoolRows(
       if (na4) {
         const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
         zt = f32x4.add(
-          f32x4.add(f32x4.mul(f0, v128.load(q)), f32x4.mul(f1, v128.load(q + qMap))),
-          f32x4.add(f32x4.mul(f2, v128.load(q + 2 * qMap)), f32x4.mul(f3, v128.load(q + 3 * qMap))),
+          madd(f0, v128.load(q), f32x4.mul(f1, v128.load(q + qMap))),
+          madd(f2, v128.load(q + 2 * qMap), f32x4.mul(f3, v128.load(q + 3 * qMap))),
         );
         zb = f32x4.add(
-          f32x4.add(f32x4.mul(f0, v128.load(q + qRow)), f32x4.mul(f1, v128.load(q + qMap + qRow))),
-          f32x4.add(f32x4.mul(f2, v128.load(q + 2 * qMap + qRow)), f32x4.mul(f3, v128.load(q + 3 * qMap + qRow))),
+          madd(f0, v128.load(q + qRow), f32x4.mul(f1, v128.load(q + qMap + qRow))),
+          madd(f2, v128.load(q + 2 * qMap + qRow), f32x4.mul(f3, v128.load(q + 3 * qMap + qRow))),
         );
       } else {
         let qa = q;
         for (let a = 0; a < na; a++) {
           const fa = v128.load32_splat(f + (<usize>a << 2));
-          zt = f32x4.add(zt, f32x4.mul(fa, v128.load(qa)));
-          zb = f32x4.add(zb, f32x4.mul(fa, v128.load(qa + qRow)));
+          zt = madd(fa, v128.load(qa), zt);
+          zb = madd(fa, v128.load(qa + qRow), zb);
           qa += qMap;
         }
       }
@@ -316,19 +315,19 @@ function backfusePoolRows(
       if (nOut == 4) {
         const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4), g2 = v128.load32_splat(g, 8), g3 = v128.load32_splat(g, 12);
         dt = f32x4.add(
-          f32x4.add(f32x4.mul(g0, v128.load(d)), f32x4.mul(g1, v128.load(d + outMap))),
-          f32x4.add(f32x4.mul(g2, v128.load(d + 2 * outMap)), f32x4.mul(g3, v128.load(d + 3 * outMap))),
+          madd(g0, v128.load(d), f32x4.mul(g1, v128.load(d + outMap))),
+          madd(g2, v128.load(d + 2 * outMap), f32x4.mul(g3, v128.load(d + 3 * outMap))),
         );
         db = f32x4.add(
-          f32x4.add(f32x4.mul(g0, v128.load(d + outRow)), f32x4.mul(g1, v128.load(d + outMap + outRow))),
-          f32x4.add(f32x4.mul(g2, v128.load(d + 2 * outMap + outRow)), f32x4.mul(g3, v128.load(d + 3 * outMap + outRow))),
+          madd(g0, v128.load(d + outRow), f32x4.mul(g1, v128.load(d + outMap + outRow))),
+          madd(g2, v128.load(d + 2 * outMap + outRow), f32x4.mul(g3, v128.load(d + 3 * outMap + outRow))),
         );
       } else {
         let dg = d;
         for (let k = 0; k < nOut; k++) {
           const gk = v128.load32_splat(g + (<usize>k << 2));
-          dt = f32x4.add(dt, f32x4.mul(gk, v128.load(dg)));
-          db = f32x4.add(db, f32x4.mul(gk, v128.load(dg + outRow)));
+          dt = madd(gk, v128.load(dg), dt);
+          db = madd(gk, v128.load(dg + outRow), db);
           dg += outMap;
         }
       }
@@ -345,13 +344,13 @@ function backfusePoolRows(
       let dp = zero;
       if (nPool == 4) {
         dp = f32x4.add(
-          f32x4.add(f32x4.mul(v128.load32_splat(gp), v128.load64_zero(pw)), f32x4.mul(v128.load32_splat(gp, 4), v128.load64_zero(pw + poolMap))),
-          f32x4.add(f32x4.mul(v128.load32_splat(gp, 8), v128.load64_zero(pw + 2 * poolMap)), f32x4.mul(v128.load32_splat(gp, 12), v128.load64_zero(pw + 3 * poolMap))),
+          madd(v128.load32_splat(gp), v128.load64_zero(pw), f32x4.mul(v128.load32_splat(gp, 4), v128.load64_zero(pw + poolMap))),
+          madd(v128.load32_splat(gp, 8), v128.load64_zero(pw + 2 * poolMap), f32x4.mul(v128.load32_splat(gp, 12), v128.load64_zero(pw + 3 * poolMap))),
         );
       } else {
         let pg = pw;
         for (let k = 0; k < nPool; k++) {
-          dp = f32x4.add(dp, f32x4.mul(v128.load32_splat(gp + (<usize>k << 2)), v128.load64_zero(pg)));
+          dp = madd(v128.load32_splat(gp + (<usize>k << 2)), v128.load64_zero(pg), dp);
           pg += poolMap;
         }
       }
@@ -365,25 +364,24 @@ function backfusePoolRows(
       }
       if (na4) {
         const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
-        u0t = f32x4.add(u0t, f32x4.mul(f0, gt));
-        u1t = f32x4.add(u1t, f32x4.mul(f1, gt));
-        u2t = f32x4.add(u2t, f32x4.mul(f2, gt));
-        u3t = f32x4.add(u3t, f32x4.mul(f3, gt));
-        u0b = f32x4.add(u0b, f32x4.mul(f0, gb));
-        u1b = f32x4.add(u1b, f32x4.mul(f1, gb));
-        u2b = f32x4.add(u2b, f32x4.mul(f2, gb));
-        u3b = f32x4.add(u3b, f32x4.mul(f3, gb));
+        u0t = madd(f0, gt, u0t);
+        u1t = madd(f1, gt, u1t);
+        u2t = madd(f2, gt, u2t);
+        u3t = madd(f3, gt, u3t);
+        u0b = madd(f0, gb, u0b);
+        u1b = madd(f1, gb, u1b);
+        u2b = madd(f2, gb, u2b);
+        u3b = madd(f3, gb, u3b);
       } else {
         ua = u;
         for (let a = 0; a < na; a++) {
           const fa = v128.load32_splat(f + (<usize>a << 2));
-          v128.store(ua, f32x4.add(v128.load(ua), f32x4.mul(fa, gt)));
-          v128.store(ua + uRow, f32x4.add(v128.load(ua + uRow), f32x4.mul(fa, gb)));
+          v128.store(ua, madd(fa, gt, v128.load(ua)));
+          v128.store(ua + uRow, madd(fa, gb, v128.load(ua + uRow)));
           ua += uMap;
         }
       }
-      v128.store(s, f32x4.add(v128.load(s), f32x4.add(gt, gb)));
-      v128.store(s, f32x4.add(v128.load(s, 16), f32x4.add(f32x4.mul(gt, zt), f32x4.mul(gb, zb))), 16);
+      v128.store(s, madd(gt, zt, madd(gb, zb, v128.load(s))));
       f += fStride;
       g += gs;
       gp += gps;

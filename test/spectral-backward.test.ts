@@ -237,11 +237,11 @@ t.test('spectral_backfuse_f32 against its twins', async (t) => {
     const channels = pooled4 ? [7, 4, 1, 7][n - 3] : pick([1, 4, 7]), wgrad = !common && (pooled4 ? n === 6 : n % 4 !== 3); // with and without the dense consumer's weight gradient
     const y0 = h > 2 && n % 2 ? 2 : 0, y1 = h;
     const G = geometry(w, h), Gp = geometry(w >> 1, h >> 1);
-    const f64s = 2 * channels + (wgrad ? channels * nOut : 0);
-    const sumsOff = 0, wgOff = 4 * channels, qOff = 2 * f64s, outOff = qOff + na * G.mapSize, poolOff = outOff + nOut * G.mapSize;
+    const f64s = channels + (wgrad ? channels * nOut : 0);
+    const sumsOff = 0, wgOff = 2 * channels, qOff = 2 * f64s, outOff = qOff + na * G.mapSize, poolOff = outOff + nOut * G.mapSize;
     const uOff = poolOff + Math.max(nPool, 1) * Gp.mapSize, fOff = uOff + na * G.mapSize, gOff = fOff + channels * na;
     const gpOff = gOff + channels * padded4(nOut), total = gpOff + channels * padded4(nPool) + 4;
-    const scratch = k.arena.allocF32(4 * (2 + nOut) * channels);
+    const scratch = k.arena.allocF32(4 * (1 + nOut) * channels);
     await crossCheck(t, k, `backfuse W=${w} H=${h} rows [${y0},${y1}) na=${na} nOut=${nOut} nPool=${nPool} C=${channels} wgrad=${wgrad}`, total,
       (mem) => {
         const rand = rng(1000 + n);

@@ -9,14 +9,14 @@
  *   g_o      = ∂L/∂z_o = [z_o > 0]·(Σ_g G[o,g] ∂L/∂P'_g + pooled consumers at the window's arg-max)
  *   ∂L/∂y_o  = (g_o − mean(g_o) − z_o·mean(g_o z_o)) / σ_o                (the norm's Jacobian)
  *   ∂L/∂Q_a  = Σ_o φ_a(o) ∂L/∂y_o = U_a − c_a − Σ_a' M[a,a'] Q̃_a'
- *              U_a = Σ_o F[o,a] g_o,  c_a = Σ_o F[o,a] m1_o,  M[a,a'] = Σ_o F[o,a] F[o,a'] m2_o
+ *              U_a = Σ_o F[o,a] g_o,  c_a = Σ_o F[o,a] m1_o = mean U_a,  M[a,a'] = Σ_o F[o,a] F[o,a'] m2_o
  *              (F[o,a] = φ_a(o)/σ_o, m1_o = mean g_o, m2_o = mean g_o z_o, Q̃ = Q − E[Q])
  *   ∂L/∂K_ab = ∂L/∂Q_a ⋆ P_b (a 3×3 correlation of two maps)
  *   ∂L/∂C[a,b,c,d] = Σ_{y,x} φ_c(y) φ_d(x) ∂L/∂K_ab[y,x]
  *   ∂L/∂P_b  = Σ_a K_ab^flip ⋆ ∂L/∂Q_a          (fed to the producer as its consumer's gradient)
  *
- * One fused pass (`spectral_backfuse_f32`) forms g_o in registers, writes U and sums m1, m2 per
- * channel; `spectral_norm_grad_f32` applies c and M; `spectral_conv2d_grad_f64_3x3p1` correlates;
+ * One fused pass (`spectral_backfuse_f32`) forms g_o in registers, writes U and sums m2 per
+ * channel; c is the mean of U's maps (`spectral_sum_f64`); `spectral_norm_grad_f32` applies c and M; `spectral_conv2d_grad_f64_3x3p1` correlates;
  * the forward's conv kernel, with the flipped pair table, gives ∂L/∂P. The transposed conv folded
  * with the concatenation is the same with a 2×2 stride-2 scatter: its adjoint
  * (`spectral_gather_f32_2x2s2`) and tap gradients (`spectral_scatter_grad_f64_2x2s2`), then
@@ -63,7 +63,7 @@ function normBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P: number
   const na = c.f.outFreqs.length, cout = c.f.cout;
   const dQ = interior(L, L.grads!.dQ), q = interior(L, L.Q);
   recomputeQ(ex, t, c, L, P, sp);
-  const slot = 2 * t.channelsMax, wSlot = t.model.arch.width * t.model.arch.classes;
+  const slot = t.channelsMax, wSlot = t.model.arch.width * t.model.arch.classes;
   ex.f64(sp.normSums, ex.shares * slot).fill(0);
   if (grads) ex.f64(sp.outcGrads, ex.shares * wSlot).fill(0);
   ex.rows(L.h, pool.c.n > 0 ? 2 : 1, (y0, y1, s) => [
@@ -73,21 +73,23 @@ function normBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P: number
     pool.ptr, pool.mapStride, pool.rowStride, pool.c.n, pool.c.gPtr,
     q, L.mapSize, L.stride, na, c.fPtr, cout, L.w, y0, y1,
   ]);
-  const sums = reduceShares(ex, sp.normSums, 2 * cout, slot);
+  const gz = reduceShares(ex, sp.normSums, cout, slot);
   if (grads) grads.outcW = reduceShares(ex, sp.outcGrads, wSlot, wSlot);
+  ex.f64(sp.sums, ex.shares * t.naMax).fill(0);
+  ex.rows(L.h, 1, (y0, y1, s) => ['spectral_sum_f64', sp.sums + s * t.naMax * 8, dQ, L.mapSize, L.stride, na, L.w, y0, y1]);
+  const uSums = reduceShares(ex, sp.sums, na, t.naMax);
   const n = L.w * L.h;
   const F = ex.arena.f32(c.fPtr, cout * na);
   const cVec = ex.arena.f32(sp.normC, na), M = ex.arena.f32(sp.normM, na * na);
-  const c64 = new Float64Array(na), M64 = new Float64Array(na * na);
+  const M64 = new Float64Array(na * na);
   for (let o = 0; o < cout; o++) {
-    const m1 = sums[o] / n, m2 = sums[cout + o] / n;
+    const m2 = gz[o] / n;
     for (let a = 0; a < na; a++) {
       const fa = F[o * na + a];
-      c64[a] += fa * m1;
       for (let b = 0; b < na; b++) M64[a * na + b] += fa * F[o * na + b] * m2;
     }
   }
-  cVec.set(c64);
+  for (let a = 0; a < na; a++) cVec[a] = uSums[a] / n;
   M.set(M64);
   ex.rows(L.h, 1, (y0, y1) => ['spectral_norm_grad_f32', dQ, q, L.mapSize, L.stride, sp.normC, sp.normM, na, L.w, y0, y1]);
 }

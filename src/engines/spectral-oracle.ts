@@ -189,8 +189,7 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
                 for (let g = 0; g < nOut; g++) f64[(wgradPtr >> 3) + o * nOut + g] += fround(f32[o0 + g * outMapStride + Y * outRowStride + x] * h);
               }
               for (let a = 0; a < na; a++) U[a] = fround(U[a] + fround(f32[f0 + o * na + a] * go));
-              f64[s0 + o] += go;
-              f64[s0 + channels + o] += fround(go * zo);
+              f64[s0 + o] += fround(go * zo);
             }
             for (let a = 0; a < na; a++) f32[u0 + a * uMapStride + Y * uRowStride + x] = U[a];
           }

@@ -58,9 +58,9 @@ export interface SizePlan {
   imageBand: number;
   sums: number; // (shares, naMax) float64
   covs: number; // (shares, naMax, naMax) float64
-  /** Training: per-share per-channel sums of g and g·z, (shares, 2, channelsMax) float64. */
+  /** Training: per-share per-channel sums of g·z, (shares, channelsMax) float64. */
   normSums: number;
-  /** Training: per-share scratch of spectral_backfuse_f32, (shares, 4·(2 + classes)·channelsMax) float32. */
+  /** Training: per-share scratch of spectral_backfuse_f32, (shares, 4·(1 + classes)·channelsMax) float32. */
   backScratch: number;
   /** Training: per-share dense outc weight gradient, (shares, width, classes) float64. */
   outcGrads: number;
@@ -76,7 +76,7 @@ export const IMAGE_BAND_ROWS = 64;
 
 /** Floats of spectral_backfuse_f32's scratch per thread, with the outc weight gradient (twin: assembly/spectral_backward.ts). */
 export function backScratchFloats(t: SpectralTables): number {
-  return 4 * (2 + t.model.arch.classes) * t.channelsMax;
+  return 4 * (1 + t.model.arch.classes) * t.channelsMax;
 }
 
 /** Pointer to pixel (0, 0) of map 0 of a buffer at a level. */
@@ -138,7 +138,7 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
   const imageBand = arena.allocF32(t.model.arch.inChannels * Math.min(IMAGE_BAND_ROWS, H) * W);
   const sums = arena.alloc(shares * naMax * 8);
   const covs = arena.alloc(shares * naMax * naMax * 8);
-  const normSums = train ? arena.alloc(shares * 2 * t.channelsMax * 8) : 0;
+  const normSums = train ? arena.alloc(shares * t.channelsMax * 8) : 0;
   const backScratch = train ? arena.allocF32(shares * backScratchFloats(t)) : 0;
   const outcGrads = train ? arena.alloc(shares * t.model.arch.width * classes * 8) : 0;
   const tapGrads = train ? arena.alloc(shares * t.pairsMax * 9 * 8) : 0;

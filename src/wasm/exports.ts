@@ -156,9 +156,9 @@ export interface KernelExports {
    * The fused backward pass of a normed, ReLU'd conv, per pixel of rows [y0, y1): z_o = Σ_a F[o,a]·q_a
    * (q centred), ∂L/∂h_o = Σ_g G[o,g]·out_g (+ Σ_g Gp[o,g]·pool_g at the first maximum of z_o in the
    * pixel's 2×2 window, when pooling), g_o = ∂L/∂h_o where z_o > 0 (else 0); writes
-   * u_a = Σ_o F[o,a]·g_o and adds sums[o] += Σ g_o, sums[channels + o] += Σ g_o·z_o (float64); with
+   * u_a = Σ_o F[o,a]·g_o and adds sums[o] += Σ g_o·z_o (float64); with
    * wgradPtr ≠ 0 also wgrad[o·nOut + g] += Σ out_g·ReLU(z_o) (float64: a dense consumer's weight
-   * gradient). Scratch: 4·(2 + nOut)·channels floats per thread, unused by the twin. With
+   * gradient). Scratch: 4·(1 + nOut)·channels floats per thread, unused by the twin. With
    * nPool > 0 rows go in pairs (y0 even) as in spectral_fuse_f32. Tables as spectral_fuse_f32's.
    */
   spectral_backfuse_f32(
