@@ -48,7 +48,7 @@ export { serialParallel, runCalls } from './wasm/parallel.js';
 export type { KernelCall, Parallel } from './wasm/parallel.js';
 export type { KernelExports } from './wasm/exports.js';
 
-export { imageToTensor, checkInputSize, MIN_SIDE } from './input.js';
+export { imageToTensor, imageToTensorInto, checkInputSize, MIN_SIDE } from './input.js';
 export type { ImageInput } from './input.js';
 export { decodeImage, decodePng, encodePng } from './image/png-fflate.js';
 export { decodePngWith, encodePngWith, inspectPng, DEFAULT_PNG_LIMITS, EDGE_PNG_LIMITS, DEFAULT_IMAGE_LIMITS, EDGE_IMAGE_LIMITS } from './image/png.js';

@@ -37,6 +37,14 @@ export function checkInputSize(width: number, height: number): void {
 export function imageToTensor(image: ImageInput, inChannels: number): Float32Array;
 export function imageToTensor(image: ImageInput, inChannels: number, precision: 'float64'): Float64Array;
 export function imageToTensor(image: ImageInput, inChannels: number, precision: 'float32' | 'float64' = 'float32'): Float32Array | Float64Array {
+  const n = inChannels * checkImage(image, inChannels).pixels; // checked before anything is allocated
+  const out = precision === 'float64' ? new Float64Array(n) : new Float32Array(n);
+  imageToTensorInto(image, inChannels, out);
+  return out;
+}
+
+/** Refuses an image that cannot be the network's input; its pixels and samples per pixel. */
+function checkImage(image: ImageInput, inChannels: number): { pixels: number; channels: number; colour: number } {
   const { width, height } = image;
   checkInputSize(width, height);
   const pixels = width * height;
@@ -48,10 +56,20 @@ export function imageToTensor(image: ImageInput, inChannels: number, precision: 
   if (colour !== inChannels && colour !== 1) {
     fail('image', 'INPUT_SHAPE', `the model takes ${inChannels} channel(s), the image has ${colour} colour channel(s)`);
   }
+  return { pixels, channels, colour };
+}
+
+/**
+ * imageToTensor into a caller's array of inChannels·height·width values (float32, or float64 as
+ * the 'float64' precision): a caller converting many images of one size keeps one array, as
+ * fresh arrays this large cost their page faults every time.
+ */
+export function imageToTensorInto(image: ImageInput, inChannels: number, out: Float32Array | Float64Array): void {
+  const { pixels, channels, colour } = checkImage(image, inChannels);
+  if (out.length !== inChannels * pixels) fail('image', 'INPUT_SHAPE', `the tensor array has ${out.length} values, expected ${inChannels}×${image.height}×${image.width}`);
   const full = image.data instanceof Uint16Array ? 65535 : 255;
   const scale = 1 / full;
-  const wide = precision === 'float64';
-  const out = wide ? new Float64Array(inChannels * pixels) : new Float32Array(inChannels * pixels);
+  const wide = out instanceof Float64Array;
   for (let c = 0; c < inChannels; c++) {
     const src = colour === 1 ? 0 : c;
     const plane = c * pixels;
@@ -60,5 +78,4 @@ export function imageToTensor(image: ImageInput, inChannels: number, precision: 
       out[plane + p] = wide ? v / full : v * scale;
     }
   }
-  return out;
 }

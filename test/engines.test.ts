@@ -9,7 +9,7 @@ import { loadModelFile } from '../src/node/load.js';
 import { createNodeEngine } from '../src/node/engines.js';
 import { referenceForward } from '../src/engines/reference.js';
 import { decodePng } from '../src/node/png.js';
-import { imageToTensor } from '../src/input.js';
+import { imageToTensor, imageToTensorInto } from '../src/input.js';
 import { syntheticModel } from './support/synthetic.js';
 import { compareLogits, describe, fixtureCase, tolLogits } from './support/compare.js';
 import { fixturesDir, readF32, readFixtures, rng, upstreamDir } from './helpers.js';
@@ -76,4 +76,26 @@ t.test('upstream model, in0000: dense engine vs PyTorch logits', async (t) => {
   const cmp = compareLogits(out.data, want, 2, image.height, image.width);
   t.ok(cmp.relative <= tolLogits('upstream', 'dense'), `dense: ${describe(cmp)} ≤ ${tolLogits('upstream', 'dense')}`);
   t.equal(cmp.maskDiffOutsideTies, 0, 'masks equal outside near-ties');
+});
+
+t.test('run into a caller\'s logits array: the same logits in that array, every engine; a wrong array refused', async (t) => {
+  const model = syntheticModel({ width: 4, classes: 3, seed: 71 });
+  const w = 21, h = 19;
+  const r = rng(72);
+  const image = { data: Uint8Array.from({ length: w * h * 3 }, () => Math.floor(r() * 256)), width: w, height: h, channels: 3 };
+  const input = imageToTensor(image, 3);
+  const again = new Float32Array(input.length).fill(NaN);
+  imageToTensorInto(image, 3, again);
+  t.same(again, input, 'imageToTensorInto fills the same values as imageToTensor');
+  t.throws(() => imageToTensorInto(image, 3, new Float32Array(input.length - 1)), { code: 'INPUT_SHAPE' }, 'a tensor array of the wrong length refused');
+  for (const name of ['reference', 'dense', 'spectral'] as const) {
+    const engine = await createNodeEngine(name, model, 1);
+    const fresh = await engine.run(input, w, h);
+    const into = new Float32Array(3 * w * h).fill(NaN);
+    const out = await engine.run(input, w, h, into);
+    t.equal(out.data, into, `${name}: the result's data is the caller's array`);
+    t.same(into, fresh.data, `${name}: the same logits as into a fresh array`);
+    await t.rejects(engine.run(input, w, h, new Float32Array(3 * w * h + 1)), { code: 'INPUT_SHAPE' }, `${name}: a logits array of the wrong length refused`);
+    await engine.dispose();
+  }
 });

@@ -215,15 +215,21 @@ export function guardEngine(inner: Engine, model: FrModel, limits: EngineLimits)
     get name() { return inner.name; },
     get form() { return inner.form; },
     get threads() { return inner.threads; },
-    async run(input, width, height) {
+    async run(input, width, height, into) {
       if (retired) throw new FreqregError('wasm', 'WASM_TRAP', `this engine was retired after a kernel trap (${retired.message}); create a new one`);
       checkInputSize(width, height);
       if (!(input instanceof Float32Array)) fail('engine', 'INPUT_SHAPE', 'input must be a Float32Array (C, H, W)');
       const expected = model.arch.inChannels * width * height;
       if (input.length !== expected) fail('engine', 'INPUT_SHAPE', `input has ${input.length} values, expected ${model.arch.inChannels}×${height}×${width} = ${expected}`);
+      if (into !== undefined) {
+        const classes = model.arch.classes * width * height;
+        if (!(into instanceof Float32Array) || into.length !== classes) {
+          fail('engine', 'INPUT_SHAPE', `the logits array (into) must be a Float32Array of ${model.arch.classes}×${height}×${width} = ${classes} values`);
+        }
+      }
       checkActivations(model, formOf(inner), width, height, limits, inner.threads);
       try {
-        return await inner.run(input, width, height);
+        return await inner.run(input, width, height, into);
       } catch (e) {
         const error = toFreqregError(e, 'engine');
         if (error.code === 'WASM_TRAP') {

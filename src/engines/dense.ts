@@ -158,7 +158,7 @@ export function createDenseEngine(kernels: KernelInstance, model: FrModel, paral
     name: 'dense',
     form: 'dense',
     threads,
-    async run(input, width, height): Promise<Logits> {
+    async run(input, width, height, into): Promise<Logits> {
       checkInputSize(width, height);
       const { inChannels, classes } = model.arch;
       if (input.length !== inChannels * width * height) {
@@ -189,7 +189,9 @@ export function createDenseEngine(kernels: KernelInstance, model: FrModel, paral
         x = b.work[k];
       }
       conv(b.logits, x, model.outc, L[0].c, height, width);
-      const data = arena.f32(b.logits, classes * width * height).slice();
+      const logits = arena.f32(b.logits, classes * width * height);
+      const data = into ?? new Float32Array(logits.length);
+      data.set(logits);
       return { classes, height, width, data };
     },
     async dispose() {

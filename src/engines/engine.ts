@@ -23,8 +23,12 @@ export interface Engine {
   readonly form: string;
   /** Worker threads in use (1 = the calling thread only). */
   readonly threads: number;
-  /** Logits for a planar (Cin, height, width) float32 input in [0, 1]. */
-  run(input: Float32Array, width: number, height: number): Promise<Logits>;
+  /**
+   * Logits for a planar (Cin, height, width) float32 input in [0, 1], written into `into` when
+   * given (classes·height·width values; the result's data is then `into`). A caller running many
+   * images of one size keeps one array: fresh arrays this large cost their page faults every time.
+   */
+  run(input: Float32Array, width: number, height: number, into?: Float32Array): Promise<Logits>;
   /**
    * Engines built for training (`EngineOptions.train`: the model's layers hold their first R
    * zig-zag positions, src/engines/trainable.ts): the loss of one image and its gradient with

@@ -111,10 +111,12 @@ function createReferenceEngine(model: FrModel): Engine {
     name: 'reference',
     form: 'reference',
     threads: 1,
-    async run(input, width, height): Promise<Logits> {
+    async run(input, width, height, into): Promise<Logits> {
       const x = { c: model.arch.inChannels, h: height, w: width, data: Float64Array.from(input) };
       const out = referenceForward(model, x);
-      return { classes: out.c, height, width, data: Float32Array.from(out.data) };
+      const data = into ?? new Float32Array(out.data.length);
+      data.set(out.data);
+      return { classes: out.c, height, width, data };
     },
     async dispose() {},
   };

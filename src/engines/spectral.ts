@@ -106,8 +106,8 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
     name: options.name ?? 'spectral',
     form: 'spectral',
     threads: ex.shares,
-    async run(input: Float32Array, W: number, H: number): Promise<Logits> {
-      return { classes, height: H, width: W, data: runForward(input, W, H) };
+    async run(input: Float32Array, W: number, H: number, into?: Float32Array): Promise<Logits> {
+      return { classes, height: H, width: W, data: runForward(input, W, H, into) };
     },
     async dispose() {
       disposed = true;

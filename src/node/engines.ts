@@ -64,7 +64,7 @@ export async function createNodeEngine(name: EngineName, model: FrModel, threads
     get name() { return current.name; },
     get form() { return current.form; },
     get threads() { return current.threads; },
-    run: (input, width, height) => guarded((engine) => engine.run(input, width, height)),
+    run: (input, width, height, into) => guarded((engine) => engine.run(input, width, height, into)),
     ...(current.gradients && {
       gradients: (input: Float32Array, width: number, height: number, loss: LossSpec) => guarded((engine) => engine.gradients!(input, width, height, loss)),
       setCoefficients(values: readonly Float64Array[]) {

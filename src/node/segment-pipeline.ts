@@ -14,7 +14,7 @@ import { DEFAULT_LIMITS } from '../formats/limits.js';
 import { readJpegLayout } from '../image/jpeg.js';
 import { inspectPng } from '../image/png.js';
 import { imageFormatOf } from '../image/sniff.js';
-import { checkInputSize, imageToTensor } from '../input.js';
+import { checkInputSize, imageToTensorInto } from '../input.js';
 import type { FrModel } from '../model.js';
 import { readRegularFile } from './files.js';
 import { decodeImage } from './png.js';
@@ -69,6 +69,12 @@ export async function runPipeline(port: MessagePort | NonNullable<typeof parentP
   const threads = data.engine === 'reference' ? 1 : data.threads;
   const inChannels = model.arch.inChannels;
 
+  // The input tensor and the logits, kept while the image size repeats (fresh arrays this large
+  // cost their page faults every time). One image is decoded at a time: the next one only after
+  // the engine is done with the current one.
+  let tensor: Float32Array = new Float32Array(0), logitsArray: Float32Array = new Float32Array(0);
+  const reuse = (array: Float32Array, n: number): Float32Array => (array.length === n ? array : new Float32Array(n));
+
   const failed = (id: number, error: SerializedError) => port.postMessage({ type: 'failed', id, error } satisfies SegmentWorkerMessage);
 
   /**
@@ -87,7 +93,10 @@ export async function runPipeline(port: MessagePort | NonNullable<typeof parentP
       return async () => {
         try {
           const image = decodeImage(bytes);
-          return { job, input: imageToTensor(image, inChannels), width: image.width, height: image.height };
+          checkInputSize(image.width, image.height);
+          tensor = reuse(tensor, inChannels * image.width * image.height);
+          imageToTensorInto(image, inChannels, tensor);
+          return { job, input: tensor, width: image.width, height: image.height };
         } catch (e) {
           return void failed(job.id, serializeError(e, job.file));
         }
@@ -119,7 +128,8 @@ export async function runPipeline(port: MessagePort | NonNullable<typeof parentP
     if (!current) continue;
     const { job, input, width, height } = current;
     try {
-      const logits = await engine.run(input, width, height);
+      logitsArray = reuse(logitsArray, model.arch.classes * width * height);
+      const logits = await engine.run(input, width, height, logitsArray);
       const mask = maskPng(logits.data, logits.classes, logits.width, logits.height);
       port.postMessage({ type: 'done', id: job.id, mask } satisfies SegmentWorkerMessage);
     } catch (e) {
