@@ -44,7 +44,7 @@ export function imageToTensor(image: ImageInput, inChannels: number, precision: 
 }
 
 /** Refuses an image that cannot be the network's input; its pixels and samples per pixel. */
-function checkImage(image: ImageInput, inChannels: number): { pixels: number; channels: number; colour: number } {
+export function checkImage(image: ImageInput, inChannels: number): { pixels: number; channels: number; colour: number } {
   const { width, height } = image;
   checkInputSize(width, height);
   const pixels = width * height;

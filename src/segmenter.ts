@@ -16,7 +16,7 @@ import type { Limits } from './formats/limits.js';
 import { XZ_HEADER_MAGIC, type XzWasm } from './formats/xz.js';
 import { startsWith } from './formats/magic.js';
 import type { FrModel } from './model.js';
-import { imageToTensor, type ImageInput } from './input.js';
+import { checkImage, imageToTensorInto, type ImageInput } from './input.js';
 import { createEngine } from './engines/index.js';
 import { argmaxClasses } from './engines/reference.js';
 import type { Engine, EngineName, Logits } from './engines/engine.js';
@@ -112,6 +112,9 @@ export async function createSegmenter(options: SegmenterOptions): Promise<Segmen
       throw e;
     }
   }
+  // The input and logits arrays of the last size, kept (fresh arrays of megabytes cost their page
+  // faults on every image); `classes` is returned, so it is the one array made per image.
+  let input = new Float32Array(0), logitsArray = new Float32Array(0);
   return {
     model,
     engine: engine.name,
@@ -119,8 +122,11 @@ export async function createSegmenter(options: SegmenterOptions): Promise<Segmen
     threads: engine.threads,
     async segment(image) {
       const start = now();
-      const input = imageToTensor(image, model.arch.inChannels);
-      const logits = await engine.run(input, image.width, image.height);
+      const { pixels } = checkImage(image, model.arch.inChannels); // before anything is allocated
+      if (input.length !== model.arch.inChannels * pixels) input = new Float32Array(model.arch.inChannels * pixels);
+      if (logitsArray.length !== model.arch.classes * pixels) logitsArray = new Float32Array(model.arch.classes * pixels);
+      imageToTensorInto(image, model.arch.inChannels, input);
+      const logits = await engine.run(input, image.width, image.height, logitsArray);
       const classes = argmax(logits);
       return { classes, classCount: logits.classes, width: logits.width, height: logits.height, ms: now() - start };
     },

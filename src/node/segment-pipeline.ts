@@ -14,7 +14,7 @@ import { DEFAULT_LIMITS } from '../formats/limits.js';
 import { readJpegLayout } from '../image/jpeg.js';
 import { inspectPng } from '../image/png.js';
 import { imageFormatOf } from '../image/sniff.js';
-import { checkInputSize, imageToTensorInto } from '../input.js';
+import { checkImage, checkInputSize, imageToTensorInto } from '../input.js';
 import type { FrModel } from '../model.js';
 import { readRegularFile } from './files.js';
 import { decodeImage } from './png.js';
@@ -93,8 +93,7 @@ export async function runPipeline(port: MessagePort | NonNullable<typeof parentP
       return async () => {
         try {
           const image = decodeImage(bytes);
-          checkInputSize(image.width, image.height);
-          tensor = reuse(tensor, inChannels * image.width * image.height);
+          tensor = reuse(tensor, inChannels * checkImage(image, inChannels).pixels);
           imageToTensorInto(image, inChannels, tensor);
           return { job, input: tensor, width: image.width, height: image.height };
         } catch (e) {
