@@ -24,6 +24,18 @@ export const STATE_BUSY = 0, STATE_DONE = 1, STATE_FAILED = 2;
 export const SHARE_TIMEOUT_MS = 10 * 60 * 1000;
 
 export const MAILBOX_BYTES = 8 + 8 * 1024;
+
+/**
+ * Loads of a shared flag before a thread blocks in Atomics.wait (about 0.1–0.3 ms): the kernel
+ * calls of a pass come microseconds apart, and a thread woken from Atomics.wait starts tens of
+ * microseconds later. Counted, not timed: some runtimes advance their clocks only at I/O.
+ */
+const SPIN_LOADS = 20_000;
+
+/** Returns once `flags[i]` is no longer `value` or after a spin of SPIN_LOADS loads, whichever is first. */
+function spinWhile(flags: Int32Array, i: number, value: number): void {
+  for (let n = 0; n < SPIN_LOADS && Atomics.load(flags, i) === value; n++);
+}
 const MAILBOX_VALUES = (MAILBOX_BYTES - 8) / 8;
 
 /** The kernel exports' names in a fixed order (the module's), and each name's number. */
@@ -69,6 +81,7 @@ export function serveMailbox(fns: readonly ((...args: number[]) => unknown)[], c
   const box = new Float64Array(mailbox, 8);
   let seen = 0;
   for (;;) {
+    spinWhile(head, 0, seen);
     Atomics.wait(head, 0, seen);
     const sequence = Atomics.load(head, 0);
     if (sequence === seen) continue;
@@ -114,6 +127,7 @@ export function runShares(exports: KernelExports, workers: readonly ShareWorker[
   for (let t = 1; t < shares.length; t++) {
     const { ctl, control } = workers[t - 1];
     const deadline = Date.now() + SHARE_TIMEOUT_MS;
+    spinWhile(ctl, 0, STATE_BUSY);
     while (Atomics.load(ctl, 0) === STATE_BUSY) {
       if (Date.now() > deadline) throw new FreqregError('wasm', 'WASM_TRAP', `worker ${t} did not finish its share`);
       Atomics.wait(ctl, 0, STATE_BUSY, 1000);
