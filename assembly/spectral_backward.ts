@@ -655,3 +655,85 @@ export function spectral_scatter_grad_f64_2x2s2_ref(
 ): void {
   scatterGrad(accPtr, sPtr, sMapStride, sRowStride, pPtr, pMapStride, pRowStride, pairsPtr, nPairs, width, top, left, y0, y1, false);
 }
+
+// ---------------------------------------------------------------------------------------------
+// spectral_softmax_f32 and spectral_softmax_grad_f32: the training loss on the logit maps, in place
+// (src/engines/loss.ts is the float64 yardstick; the same formulas, per pixel, t its target class):
+//   l_k = logit_k + bias_k (float32);  m = max_k l_k;  e_k = exp(l_k − m);  z = Σ_k e_k;  s_k = e_k / z
+//   written over the logits: s_k;  sums[0] += −(l_t − m − log z);  sums[1] += Σ_k s_k;
+//   sums[2] += s_t;  sums[3] += 1 for a pixel with a logit that is not finite (left as l)
+// then, with the Dice terms the host derives from the sums (gTrue, gOther) and n pixels:
+//   g_k = gTrue if k = t else gOther;  μ = Σ_k s_k g_k
+//   ∂L/∂l_k = (s_k − [k = t])/n + s_k (g_k − μ)  written over s_k;  sums[k] += ∂L/∂l_k
+// Scalar by nature (an exp and a log per pixel, in float64): no SIMD twin. Targets are int32 per
+// pixel, row-major (width per row); `scratch` holds `classes` float64 per thread.
+// ---------------------------------------------------------------------------------------------
+
+export function spectral_softmax_f32(
+  sumsPtr: usize, scratchPtr: usize, lPtr: usize, mapStride: i32, rowStride: i32, classes: i32, biasPtr: usize,
+  targetPtr: usize, width: i32, y0: i32, y1: i32,
+): void {
+  const map = <usize>mapStride << 2;
+  let ce: f64 = 0, probSum: f64 = 0, trueProb: f64 = 0, bad: f64 = 0;
+  for (let y = y0; y < y1; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = at(lPtr, y * rowStride + x);
+      const t = load<i32>(targetPtr + (<usize>(y * width + x) << 2));
+      let m: f64 = -Infinity;
+      let top = 0, finite = true;
+      for (let k = 0; k < classes; k++) {
+        let v = load<f32>(p + <usize>k * map);
+        if (biasPtr) v += load<f32>(biasPtr + (<usize>k << 2));
+        store<f32>(p + <usize>k * map, v);
+        if (!isFinite(v)) finite = false;
+        if (<f64>v > m) {
+          m = <f64>v;
+          top = k;
+        }
+      }
+      if (!finite) {
+        bad += 1; // left as the biased logits, for the host to find and name
+        continue;
+      }
+      let z: f64 = 0;
+      for (let k = 0; k < classes; k++) {
+        const e: f64 = k == top ? 1 : Math.exp(<f64>load<f32>(p + <usize>k * map) - m); // exp(0) = 1: one exp fewer
+        store<f64>(scratchPtr + (<usize>k << 3), e);
+        z += e;
+      }
+      ce -= <f64>load<f32>(p + <usize>t * map) - m - Math.log(z);
+      for (let k = 0; k < classes; k++) {
+        const s = load<f64>(scratchPtr + (<usize>k << 3)) / z;
+        store<f32>(p + <usize>k * map, <f32>s);
+        probSum += s;
+        if (k == t) trueProb += s;
+      }
+    }
+  }
+  store<f64>(sumsPtr, load<f64>(sumsPtr) + ce);
+  store<f64>(sumsPtr + 8, load<f64>(sumsPtr + 8) + probSum);
+  store<f64>(sumsPtr + 16, load<f64>(sumsPtr + 16) + trueProb);
+  store<f64>(sumsPtr + 24, load<f64>(sumsPtr + 24) + bad);
+}
+
+export function spectral_softmax_grad_f32(
+  sumsPtr: usize, sPtr: usize, mapStride: i32, rowStride: i32, classes: i32, targetPtr: usize, width: i32,
+  pixels: f64, gTrue: f64, gOther: f64, y0: i32, y1: i32,
+): void {
+  const map = <usize>mapStride << 2;
+  for (let y = y0; y < y1; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = at(sPtr, y * rowStride + x);
+      const t = load<i32>(targetPtr + (<usize>(y * width + x) << 2));
+      let mean: f64 = 0;
+      for (let k = 0; k < classes; k++) mean += <f64>load<f32>(p + <usize>k * map) * (k == t ? gTrue : gOther);
+      for (let k = 0; k < classes; k++) {
+        const s = <f64>load<f32>(p + <usize>k * map);
+        const d = (s - (k == t ? 1 : 0)) / pixels + s * ((k == t ? gTrue : gOther) - mean);
+        store<f32>(p + <usize>k * map, <f32>d);
+        const sk = sumsPtr + (<usize>k << 3);
+        store<f64>(sk, load<f64>(sk) + d);
+      }
+    }
+  }
+}

@@ -201,6 +201,9 @@ t.test('hostile calls are refused with FreqregError, never a trap or a NaN gradi
   await refused('an infinite value', 'NOT_FINITE', () => engine.setCoefficients!(good.map((v, l) => (l === 5 ? v.map(() => Infinity) : v))));
   await refused('ranks 0', 'RANKS_INVALID', () => createEngine('spectral', base, { kernels: k, parallel: serialParallel(k.exports) }, { train: { ranks: 0 } }));
   await refused('the dense engine for training', 'ENGINE_UNAVAILABLE', () => createEngine('dense', base, { kernels: k, parallel: serialParallel(k.exports) }, { train: { ranks: 8 } }));
+  // outc's coefficients near the float32 limit: logits that are not finite, found and named by the loss kernels.
+  engine.setCoefficients!(good.map((v, l) => (l === good.length - 1 ? v.map(() => 3e38) : v.map((_, r) => (r === 0 ? 1 : 0.1)))));
+  await t.rejects(engine.gradients!(input, w, h, { target }), { code: 'NOT_FINITE', message: /logit \d+ \(class \d, pixel \(\d+, \d+\)\) is (NaN|-?Infinity)/ }, 'logits not finite: NOT_FINITE naming the logit');
   // Coefficients large enough to overflow float32 somewhere: a FreqregError or finite gradients.
   engine.setCoefficients!(good.map((v) => v.map((_, r) => (r % 3 === 0 ? 1e30 : -1e30))));
   try {

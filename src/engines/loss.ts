@@ -49,6 +49,26 @@ export function firstNonFinite(values: ArrayLike<number>): number {
 }
 
 /**
+ * The Dice loss from Σ_{k,p} s_k(p) and Σ_p s_{t(p)}(p) over n pixels, and ∂DL/∂s_k(p) = gTrue where
+ * k is the pixel's target class, gOther elsewhere:
+ *   inter = 2·Σ s·y, sets = Σ s + Σ y (= 2n up to rounding), or inter if that is 0;
+ *   ∂DL/∂s_k(p) = −(2 y_k(p)·(sets + ε) − (inter + ε)) / (sets + ε)²; 0 when sets was replaced (then dice ≡ 1).
+ * Through the softmax, ∂DL/∂z_j = s_j (g_j − Σ_k s_k g_k); ∂CE/∂z_k = (s_k − y_k)/n.
+ */
+export function diceTerms(probSum: number, trueProbSum: number, n: number): { diceLoss: number; gTrue: number; gOther: number } {
+  const inter = 2 * trueProbSum;
+  const setsZero = probSum + n === 0;
+  const sets = setsZero ? inter : probSum + n;
+  const dice = (inter + DICE_EPS) / (sets + DICE_EPS);
+  const den = sets + DICE_EPS;
+  return {
+    diceLoss: 1 - dice,
+    gTrue: setsZero ? 0 : -(2 * den - (inter + DICE_EPS)) / (den * den),
+    gOther: setsZero ? 0 : (inter + DICE_EPS) / (den * den),
+  };
+}
+
+/**
  * CE + Dice loss of (classes, height, width) planar logits against a class-index target
  * (height × width, row-major), and ∂L/∂logits, written into `into` when given (classes·height·width
  * values: a caller running many steps keeps one, as fresh large arrays cost their page faults
@@ -92,18 +112,7 @@ export function segmentationLoss(
   }
   const ce = ceSum / n;
 
-  // Dice: inter = 2·Σ s·y, sets = Σ s + Σ y (= 2n up to rounding), or inter if that is 0.
-  const inter = 2 * trueProbSum;
-  const setsZero = probSum + n === 0;
-  const sets = setsZero ? inter : probSum + n;
-  const dice = (inter + DICE_EPS) / (sets + DICE_EPS);
-  const diceLoss = 1 - dice;
-
-  // ∂DL/∂s_k(p) = −(2 y_k(p)·(sets + ε) − (inter + ε)) / (sets + ε)²; 0 when sets was replaced
-  // (then dice ≡ 1). ∂CE/∂z_k = (s_k − y_k)/n; through the softmax, ∂DL/∂z_j = s_j (g_j − Σ_k s_k g_k).
-  const den = sets + DICE_EPS;
-  const gTrue = setsZero ? 0 : -(2 * den - (inter + DICE_EPS)) / (den * den);
-  const gOther = setsZero ? 0 : (inter + DICE_EPS) / (den * den);
+  const { diceLoss, gTrue, gOther } = diceTerms(probSum, trueProbSum, n);
   const dLogits = s;
   for (let p = 0; p < n; p++) {
     const t = target[p];

@@ -12,14 +12,17 @@ export type SpectralKernels = Pick<KernelExports,
   'spectral_fuse_f32' | 'spectral_conv2d_f32_3x3p1' | 'spectral_scatter_f32_2x2s2' | 'spectral_sum_f64' | 'spectral_center_cov_f64'
   | 'spectral_project_f32'
   | 'spectral_backfuse_f32' | 'spectral_norm_grad_f32' | 'spectral_conv2d_grad_f64_3x3p1' | 'spectral_gather_f32_2x2s2'
-  | 'spectral_scatter_grad_f64_2x2s2'>;
+  | 'spectral_scatter_grad_f64_2x2s2' | 'spectral_softmax_f32' | 'spectral_softmax_grad_f32'>;
 
 export const SPECTRAL_KERNEL_NAMES: readonly (keyof SpectralKernels)[] = [
   'spectral_fuse_f32', 'spectral_conv2d_f32_3x3p1', 'spectral_scatter_f32_2x2s2', 'spectral_sum_f64', 'spectral_center_cov_f64',
   'spectral_project_f32',
   'spectral_backfuse_f32', 'spectral_norm_grad_f32', 'spectral_conv2d_grad_f64_3x3p1', 'spectral_gather_f32_2x2s2',
-  'spectral_scatter_grad_f64_2x2s2',
+  'spectral_scatter_grad_f64_2x2s2', 'spectral_softmax_f32', 'spectral_softmax_grad_f32',
 ];
+
+/** Kernels scalar by nature (an exp and a log per pixel): no SIMD build beside a scalar twin. */
+export const SCALAR_SPECTRAL_KERNELS: ReadonlySet<keyof SpectralKernels> = new Set(['spectral_softmax_f32', 'spectral_softmax_grad_f32']);
 
 /** Consumer tables have their rows padded to a multiple of 4 entries (twin: assembly/spectral.ts). */
 export function padded4(n: number): number {
@@ -195,6 +198,62 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
           }
         y += rows;
       }
+    },
+
+    spectral_softmax_f32(sumsPtr, scratchPtr, lPtr, mapStride, rowStride, classes, biasPtr, targetPtr, width, y0, y1) {
+      views();
+      void scratchPtr;
+      const l0 = lPtr >> 2, t0 = targetPtr >> 2, s0 = sumsPtr >> 3, b0 = biasPtr >> 2;
+      const e = new Float64Array(classes);
+      let ce = 0, probSum = 0, trueProb = 0, bad = 0;
+      for (let y = y0; y < y1; y++)
+        for (let x = 0; x < width; x++) {
+          const p = l0 + y * rowStride + x, t = i32[t0 + y * width + x];
+          let m = -Infinity, top = 0, finite = true;
+          for (let k = 0; k < classes; k++) {
+            const v = biasPtr ? fround(f32[p + k * mapStride] + f32[b0 + k]) : f32[p + k * mapStride];
+            f32[p + k * mapStride] = v;
+            if (!Number.isFinite(v)) finite = false;
+            if (v > m) { m = v; top = k; }
+          }
+          if (!finite) {
+            bad++;
+            continue;
+          }
+          let z = 0;
+          for (let k = 0; k < classes; k++) {
+            e[k] = k === top ? 1 : Math.exp(f32[p + k * mapStride] - m);
+            z += e[k];
+          }
+          ce -= f32[p + t * mapStride] - m - Math.log(z);
+          for (let k = 0; k < classes; k++) {
+            const s = e[k] / z;
+            f32[p + k * mapStride] = s;
+            probSum += s;
+            if (k === t) trueProb += s;
+          }
+        }
+      f64[s0] += ce;
+      f64[s0 + 1] += probSum;
+      f64[s0 + 2] += trueProb;
+      f64[s0 + 3] += bad;
+    },
+
+    spectral_softmax_grad_f32(sumsPtr, sPtr, mapStride, rowStride, classes, targetPtr, width, pixels, gTrue, gOther, y0, y1) {
+      views();
+      const p0 = sPtr >> 2, t0 = targetPtr >> 2, s0 = sumsPtr >> 3;
+      for (let y = y0; y < y1; y++)
+        for (let x = 0; x < width; x++) {
+          const p = p0 + y * rowStride + x, t = i32[t0 + y * width + x];
+          let mean = 0;
+          for (let k = 0; k < classes; k++) mean += f32[p + k * mapStride] * (k === t ? gTrue : gOther);
+          for (let k = 0; k < classes; k++) {
+            const s = f32[p + k * mapStride];
+            const d = (s - (k === t ? 1 : 0)) / pixels + s * ((k === t ? gTrue : gOther) - mean);
+            f32[p + k * mapStride] = d;
+            f64[s0 + k] += d;
+          }
+        }
     },
 
     spectral_project_f32(pPtr, pMapStride, pRowStride, xPtr, xMapStride, xRowStride, cin, nb, basisPtr, width, y0, y1) {

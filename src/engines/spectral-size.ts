@@ -66,6 +66,9 @@ export interface SizePlan {
   outcGrads: number;
   /** Training: per-share tap gradients, (shares, pairsMax, 9) float64. */
   tapGrads: number;
+  /** Training: the loss's target classes (height, width) int32, and its per-share sums (shares, lossSlot) float64. */
+  target: number;
+  lossSums: number;
   /** Training: the norm backward's constant c (naMax) and matrix M (naMax, naMax), float32. */
   normC: number;
   normM: number;
@@ -77,6 +80,11 @@ export const IMAGE_BAND_ROWS = 64;
 /** Floats of spectral_backfuse_f32's scratch per thread, with the outc weight gradient (twin: assembly/spectral_backward.ts). */
 export function backScratchFloats(t: SpectralTables): number {
   return 4 * (1 + t.model.arch.classes) * t.channelsMax;
+}
+
+/** float64 values per share of the loss's sums: 4 in its first pass, one per class in its second. */
+export function lossSlot(classes: number): number {
+  return Math.max(4, classes);
 }
 
 /** Pointer to pixel (0, 0) of map 0 of a buffer at a level. */
@@ -142,8 +150,10 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
   const backScratch = train ? arena.allocF32(shares * backScratchFloats(t)) : 0;
   const outcGrads = train ? arena.alloc(shares * t.model.arch.width * classes * 8) : 0;
   const tapGrads = train ? arena.alloc(shares * t.pairsMax * 9 * 8) : 0;
+  const target = train ? arena.alloc(W * H * 4) : 0;
+  const lossSums = train ? arena.alloc(shares * lossSlot(classes) * 8) : 0;
   const normC = train ? arena.allocF32(naMax) : 0;
   const normM = train ? arena.allocF32(naMax * naMax) : 0;
   new Uint8Array(memory.buffer, start, arena.mark() - start).fill(0);
-  return { width: W, height: H, levels, logits, dLogits, imageBand, sums, covs, normSums, backScratch, outcGrads, tapGrads, normC, normM };
+  return { width: W, height: H, levels, logits, dLogits, imageBand, sums, covs, normSums, backScratch, outcGrads, tapGrads, target, lossSums, normC, normM };
 }

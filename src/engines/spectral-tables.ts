@@ -68,6 +68,8 @@ export interface SpectralTables {
   imageBasis: Float64Array;
   /** imageBasis in kernel memory. */
   imageBasisPtr: number;
+  /** Training: outc's bias (classes float32) in kernel memory for the loss kernels, 0 without one. */
+  outcBiasPtr: number;
   downNext: Consumer[]; // conv1 → conv2
   skipShare: Consumer[]; // x_l → up conv1 (first half)
   pooled: Consumer[]; // x_l → down_{l+1} conv1
@@ -233,7 +235,8 @@ export function buildSpectralTables(arena: Arena, memory: WebAssembly.Memory, mo
 
   const convs = [...down.flatMap((d) => [d.conv1, d.conv2]), ...ups.flatMap((u) => [u.conv1, u.conv2]), ...(outc ? [outc] : [])];
   return {
-    model, train, down, ups, outc, imageBasis, imageBasisPtr: w.f64(imageBasis), downNext, skipShare, pooled, upNext, toTransposed, toLogits, identityG,
+    model, train, down, ups, outc, imageBasis, imageBasisPtr: w.f64(imageBasis),
+    outcBiasPtr: train && model.outc.bias ? w.f32(model.outc.bias) : 0, downNext, skipShare, pooled, upNext, toTransposed, toLogits, identityG,
     naMax: Math.max(1, ...convs.map((c) => c.f.outFreqs.length)),
     nbMax: Math.max(1, ...convs.map((c) => c.f.inFreqs.length), ...ups.map((u) => u.scatter.t.inFreqs.length)),
     pairsMax: Math.max(1, ...convs.map((c) => c.nPairs), ...ups.map((u) => u.scatter.nPairs)),

@@ -14,11 +14,12 @@ import type { KernelInstance } from '../wasm/instance.js';
 import type { Parallel } from '../wasm/parallel.js';
 import type { Engine, Logits } from './engine.js';
 import type { GradientResult, LayerGradient, LossSpec, LossTerms } from './gradients.js';
-import { firstNonFinite, segmentationLoss } from './loss.js';
+import { firstNonFinite } from './loss.js';
 import { checkGradientInput, checkLossSpec } from './reference-backward.js';
 import { backward, coefficientGradients, stageOf } from './spectral-backward.js';
 import { createExec } from './spectral-exec.js';
 import { forward, projectImage } from './spectral-forward.js';
+import { lossOnMaps } from './spectral-loss.js';
 import { createOracleKernels, type SpectralKernels } from './spectral-oracle.js';
 import { interior, planSize, type SizePlan } from './spectral-size.js';
 import { buildSpectralTables, setStageCoefficients } from './spectral-tables.js';
@@ -78,11 +79,8 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
 
   let size: SizePlan | undefined;
   let disposed = false;
-  /** Training: the logits and ∂L/∂logits of the last size, kept (fresh arrays this large cost their page faults every step). */
-  let lossArrays: { width: number; height: number; logits: Float32Array; dLogits: Float64Array } | undefined;
-
-  /** The image in, the forward pass, the logits out (with outc's bias) into `into` or a new array. */
-  const runForward = (input: Float32Array, W: number, H: number, into?: Float32Array): Float32Array => {
+  /** The image in, the forward pass; the logits (without outc's bias) stay in sp.logits. */
+  const forwardInPlace = (input: Float32Array, W: number, H: number): SizePlan => {
     if (disposed) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'the spectral engine was disposed');
     if (input.length !== cinImage * W * H) {
       throw new FreqregError('engine', 'INPUT_SHAPE', `expected ${cinImage}×${H}×${W} = ${cinImage * W * H} values, got ${input.length}`);
@@ -92,10 +90,15 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
       arena.release(modelMark);
       size = planSize(arena, memory, tables, W, H, ex.shares);
     }
-    const sp = size;
+    projectImage(ex, tables, size, input);
+    forward(ex, tables, size);
+    return size;
+  };
+
+  /** The forward pass, the logits out (with outc's bias) into `into` or a new array. */
+  const runForward = (input: Float32Array, W: number, H: number, into?: Float32Array): Float32Array => {
+    const sp = forwardInPlace(input, W, H);
     const L0 = sp.levels[0];
-    projectImage(ex, tables, sp, input);
-    forward(ex, tables, sp);
     const data = into ?? new Float32Array(classes * W * H);
     copyPlanes(data, W * H, W, arena.f32(interior(L0, sp.logits), classes * L0.mapSize), L0.mapSize, L0.stride, classes, W, H);
     if (outcBias) for (let c = 0; c < classes; c++) for (let p = 0; p < W * H; p++) data[c * W * H + p] += outcBias[c];
@@ -111,7 +114,6 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
     },
     async dispose() {
       disposed = true;
-      lossArrays = undefined;
       arena.release(startMark);
       await parallel?.dispose();
     },
@@ -122,31 +124,33 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
     const n = W * H;
     checkGradientInput(model, input, W, H);
     checkLossSpec(model, loss, W, H);
-    if (!lossArrays || lossArrays.width !== W || lossArrays.height !== H) {
-      lossArrays = undefined;
-      lossArrays = { width: W, height: H, logits: new Float32Array(classes * n), dLogits: new Float64Array(classes * n) };
-    }
-    const logits = runForward(input, W, H, lossArrays.logits);
-    const sp = size!;
-    let terms: LossTerms, dLogits: ArrayLike<number>;
+    let terms: LossTerms;
+    /** Σ_p ∂L/∂logit_c: outc's bias gradient. */
+    let classSums: Float64Array;
+    let sp: SizePlan;
     if ('target' in loss) {
-      const r = segmentationLoss(logits, classes, W, H, loss.target, lossArrays.dLogits);
+      // The loss on the logit maps: the logits never leave kernel memory (spectral-loss.ts).
+      sp = forwardInPlace(input, W, H);
+      const r = lossOnMaps(ex, tables, sp, loss.target);
       terms = { loss: r.loss, ce: r.ce, diceLoss: r.diceLoss };
-      dLogits = r.dLogits;
+      classSums = r.classSums;
     } else {
+      const logits = runForward(input, W, H);
+      sp = size!;
       const bad = firstNonFinite(logits);
       if (bad >= 0) fail('engine', 'NOT_FINITE', `logit ${bad} is ${logits[bad]}`);
       terms = { loss: NaN, ce: NaN, diceLoss: NaN };
-      dLogits = loss.dLogits;
+      const L0 = sp.levels[0];
+      copyPlanes(arena.f32(interior(L0, sp.dLogits), classes * L0.mapSize), L0.mapSize, L0.stride, loss.dLogits, n, W, classes, W, H);
+      classSums = new Float64Array(classes);
+      for (let c = 0; c < classes; c++) for (let p = 0; p < n; p++) classSums[c] += loss.dLogits[c * n + p];
     }
-    const L0 = sp.levels[0];
-    copyPlanes(arena.f32(interior(L0, sp.dLogits), classes * L0.mapSize), L0.mapSize, L0.stride, dLogits, n, W, classes, W, H);
     const taps = backward(ex, tables, sp, input);
     const layers: LayerGradient[] = model.layers.map((layer, l) => {
       const ranks = train.ranks[l];
       const grads = coefficientGradients(tables, layer, taps, ranks);
       let biasGrads: Float64Array | undefined;
-      if (layer.bias) biasGrads = biasGradient(layer, dLogits, n);
+      if (layer.bias) biasGrads = biasGradient(layer);
       for (let r = 0; r < ranks; r++) if (!Number.isFinite(grads[r])) fail('engine', 'NOT_FINITE', `∂L/∂C[${r}] is ${grads[r]}`, { tensor: layer.name });
       return {
         name: layer.name, kind: layer.kind, shape: [...layer.shape], ranks,
@@ -156,12 +160,11 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
     return { ...terms, layers };
 
     /** ∂L/∂bias: outc's is Σ_p ∂L/∂logit_c; a transposed conv's comes from its scatter; a normed conv's is 0. */
-    function biasGradient(layer: FrLayer, d: ArrayLike<number>, pixels: number): Float64Array {
+    function biasGradient(layer: FrLayer): Float64Array {
       const cout = layer.kind === 'conv' ? layer.shape[0] : layer.shape[1];
       const out = new Float64Array(cout);
-      if (layer === model.outc) {
-        for (let c = 0; c < cout; c++) for (let p = 0; p < pixels; p++) out[c] += d[c * pixels + p];
-      } else if (layer.kind === 'convTranspose') {
+      if (layer === model.outc) out.set(classSums);
+      else if (layer.kind === 'convTranspose') {
         const sc = stageOf(tables, layer).scatter!;
         const sums = taps.scatterBias.get(sc)!;
         const nb = sums.length;

@@ -153,6 +153,24 @@ export interface KernelExports {
 
   // ---- spectral backward (assembly/spectral_backward.ts): the gradient kernels of src/engines/spectral-backward.ts ----
   /**
+   * The training loss's first pass over the logit maps (classes maps, rows [y0, y1), int32 targets
+   * row-major): adds the bias (biasPtr ≠ 0), writes the softmax over the logits, and adds to
+   * float64 sums[0..3]: Σ −log s_t, Σ_k s_k, Σ s_t, pixels with a logit that is not finite.
+   * scratch: classes float64 per thread. Scalar by nature (exp and log per pixel): no twin.
+   */
+  spectral_softmax_f32(
+    sumsPtr: number, scratchPtr: number, lPtr: number, mapStride: number, rowStride: number, classes: number, biasPtr: number,
+    targetPtr: number, width: number, y0: number, y1: number,
+  ): void;
+  /**
+   * The second pass: ∂L/∂logit_k = (s_k − [k = t])/pixels + s_k·(g_k − Σ_j s_j g_j), g_k = gTrue at
+   * the target class and gOther elsewhere, written over the softmax; sums[k] += ∂L/∂logit_k (float64).
+   */
+  spectral_softmax_grad_f32(
+    sumsPtr: number, sPtr: number, mapStride: number, rowStride: number, classes: number, targetPtr: number, width: number,
+    pixels: number, gTrue: number, gOther: number, y0: number, y1: number,
+  ): void;
+  /**
    * The fused backward pass of a normed, ReLU'd conv, per pixel of rows [y0, y1): z_o = Σ_a F[o,a]·q_a
    * (q centred), ∂L/∂h_o = Σ_g G[o,g]·out_g (+ Σ_g Gp[o,g]·pool_g at the first maximum of z_o in the
    * pixel's 2×2 window, when pooling), g_o = ∂L/∂h_o where z_o > 0 (else 0); writes
@@ -269,4 +287,6 @@ export const KERNEL_EXPORT_NAMES: readonly (keyof KernelExports)[] = [
   'spectral_gather_f32_2x2s2_ref',
   'spectral_scatter_grad_f64_2x2s2',
   'spectral_scatter_grad_f64_2x2s2_ref',
+  'spectral_softmax_f32',
+  'spectral_softmax_grad_f32',
 ];
