@@ -52,17 +52,17 @@ function reduceShares(ex: Exec, ptr: number, n: number, stride: number): Float64
 }
 
 /** Q̃ of a conv again: its spatial convs, centred with the forward's means (bit-identical to the forward's). */
-function recomputeQ(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P: number, sp: SizePlan): void {
+function recomputeQ(ex: Exec, c: ConvStage, L: Level, P: number): void {
   spatialConv(ex, c, L, P);
   const na = c.f.outFreqs.length;
-  ex.rows(L.h, 1, (y0, y1, s) => ['spectral_center_cov_f64', sp.covs + s * t.naMax * t.naMax * 8, interior(L, L.Q), L.mapSize, L.stride, c.meanPtr, na, L.w, y0, y1]);
+  ex.rows(L.h, 1, (y0, y1) => ['spectral_center_cov_f64', 0, interior(L, L.Q), L.mapSize, L.stride, c.meanPtr, na, L.w, y0, y1]);
 }
 
 /** ∂L/∂Q of a normed ReLU conv into L's dQ maps, from its consumers' gradients. */
 function normBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P: number, sp: SizePlan, out: Target, pool: Target, grads?: TapGradients): void {
   const na = c.f.outFreqs.length, cout = c.f.cout;
   const dQ = interior(L, L.grads!.dQ), q = interior(L, L.Q);
-  recomputeQ(ex, t, c, L, P, sp);
+  recomputeQ(ex, c, L, P);
   const slot = t.channelsMax, wSlot = t.model.arch.width * t.model.arch.classes;
   ex.f64(sp.normSums, ex.shares * slot).fill(0);
   if (grads) ex.f64(sp.outcGrads, ex.shares * wSlot).fill(0);
