@@ -365,36 +365,46 @@ export function decodePngWith(bytes: Uint8Array, inflate: Inflate, limits?: Part
   return unpackRaw(raw, layout, options.paletteIndices === true);
 }
 
-/** Reverses the per-row filters in place (PNG spec §9). `bpp` is bytes per complete pixel, at least 1. */
+/**
+ * Reverses the per-row filters in place (PNG spec §9). `bpp` is bytes per complete pixel, at least 1.
+ * Each filter's loop handles the row's first pixel (no left neighbour) and the first row (no row
+ * above: zeros) apart, so the inner loops carry no per-byte tests.
+ */
 function unfilterInPlace(raw: Uint8Array, start: number, rows: number, stride: number, bpp: number): void {
   let prev = -1; // start of the previous row's data, -1 for the first row (all zeros)
   for (let y = 0; y < rows; y++) {
     const f = raw[start + y * (stride + 1)];
     const cur = start + y * (stride + 1) + 1;
+    const lead = Math.min(bpp, stride); // bytes of the first pixel
     switch (f) {
       case 0:
         break;
-      case 1:
-        for (let i = bpp; i < stride; i++) raw[cur + i] = raw[cur + i] + raw[cur + i - bpp];
+      case 1: // Sub: + left
+        for (let i = bpp; i < stride; i++) raw[cur + i] += raw[cur + i - bpp];
         break;
-      case 2:
-        if (prev >= 0) for (let i = 0; i < stride; i++) raw[cur + i] = raw[cur + i] + raw[prev + i];
+      case 2: // Up: + above
+        if (prev >= 0) for (let i = 0; i < stride; i++) raw[cur + i] += raw[prev + i];
         break;
-      case 3:
-        for (let i = 0; i < stride; i++) {
-          const left = i >= bpp ? raw[cur + i - bpp] : 0;
-          const up = prev >= 0 ? raw[prev + i] : 0;
-          raw[cur + i] = raw[cur + i] + ((left + up) >> 1);
+      case 3: // Average: + ⌊(left + above) / 2⌋
+        if (prev < 0) {
+          for (let i = bpp; i < stride; i++) raw[cur + i] += raw[cur + i - bpp] >> 1;
+        } else {
+          for (let i = 0; i < lead; i++) raw[cur + i] += raw[prev + i] >> 1;
+          for (let i = bpp; i < stride; i++) raw[cur + i] += (raw[cur + i - bpp] + raw[prev + i]) >> 1;
         }
         break;
-      case 4:
-        for (let i = 0; i < stride; i++) {
-          const a = i >= bpp ? raw[cur + i - bpp] : 0;
-          const b = prev >= 0 ? raw[prev + i] : 0;
-          const c = i >= bpp && prev >= 0 ? raw[prev + i - bpp] : 0;
-          const p = a + b - c;
-          const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-          raw[cur + i] = raw[cur + i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+      case 4: // Paeth: + whichever of left, above, upper left is nearest to left + above − upper left
+        if (prev < 0) {
+          // above and upper left are 0: the predictor is left
+          for (let i = bpp; i < stride; i++) raw[cur + i] += raw[cur + i - bpp];
+        } else {
+          // first pixel: left and upper left are 0, the predictor is above
+          for (let i = 0; i < lead; i++) raw[cur + i] += raw[prev + i];
+          for (let i = bpp; i < stride; i++) {
+            const a = raw[cur + i - bpp], b = raw[prev + i], c = raw[prev + i - bpp];
+            const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
+            raw[cur + i] += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+          }
         }
         break;
       default:
