@@ -331,10 +331,12 @@ function backfusePoolRows(
           dg += outMap;
         }
       }
-      // The window's maximum in every lane of its pair, then which lane holds its first maximum.
-      const m = f32x4.max(
-        f32x4.max(zt, v128.shuffle<f32>(zt, zt, 1, 0, 3, 2)),
-        f32x4.max(zb, v128.shuffle<f32>(zb, zb, 1, 0, 3, 2)),
+      // The window's maximum in every lane of its pair, then which lane holds its first maximum
+      // (pmax: one instruction on x64 where max's NaN and ±0 rules take several; z has no NaN, and
+      // ±0 compare equal, so the first maximum is the same).
+      const m = f32x4.pmax(
+        f32x4.pmax(zt, v128.shuffle<f32>(zt, zt, 1, 0, 3, 2)),
+        f32x4.pmax(zb, v128.shuffle<f32>(zb, zb, 1, 0, 3, 2)),
       );
       const et = f32x4.eq(zt, m), eb = f32x4.eq(zb, m);
       const tl = v128.shuffle<i32>(et, et, 0, 0, 2, 2), tr = v128.shuffle<i32>(et, et, 1, 1, 3, 3), bl = v128.shuffle<i32>(eb, eb, 0, 0, 2, 2);
