@@ -1,13 +1,15 @@
 /**
  * One training configuration of the spectral engine, in its own process so its peak RSS is its own:
  *
- *   node dist-bench/bench/backward-case.js --mode=forward|train --size=959x640 --threads=2 --runs=5
+ *   node dist-bench/bench/backward-case.js --mode=forward|train|pair --size=959x640 --threads=2 --runs=5
  *
  * forward: the inference engine's forward pass (engine.run) on the image; train: an engine built
  * for training on the stored positions (R = 33, the upstream model as stored) and its forward +
- * backward pass (engine.gradients) against a mask. 959×640: in0000.png against its ground truth
- * gt0000.png; 240×160: the gradient fixture d's image and target. Prints one
- * JSON line: cold and median warm seconds, peak RSS.
+ * backward pass (engine.gradients) against a mask; pair: both engines in this process (each on its
+ * own kernel instance and threads), their runs alternated, so that their ratio is measured side by
+ * side (the machine's speed drifts between processes). 959×640: in0000.png against its ground
+ * truth gt0000.png; 240×160: the gradient fixture d's image and target. Prints one JSON line: cold
+ * and median warm seconds (pair: of both), peak RSS (meaningful for forward and train).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,21 +49,37 @@ const input = imageToTensor(photo, model.arch.inChannels);
 const mask = decodePng(readFileSync(targetFile));
 const target = targetIsClassIndex ? Uint8Array.from({ length: mask.width * mask.height }, (_, p) => mask.data[p * mask.channels]) : maskFromGrey(mask);
 
-const context = await loadKernels(threads);
-const engine = await createEngine('spectral', model, context, mode === 'train' ? { train: { ranks: RANKS } } : {});
-const once = async () => {
+const forwardEngine = mode === 'train' ? undefined : await createEngine('spectral', model, await loadKernels(threads));
+const trainEngine = mode === 'forward' ? undefined : await createEngine('spectral', model, await loadKernels(threads), { train: { ranks: RANKS } });
+const timed = async (run: () => Promise<unknown>) => {
   const s = performance.now();
-  if (mode === 'train') await engine.gradients!(input, photo.width, photo.height, { target });
-  else await engine.run(input, photo.width, photo.height);
+  await run();
   return (performance.now() - s) / 1000;
 };
-const coldSeconds = await once();
-const warm: number[] = [];
-for (let r = 0; r < runs; r++) warm.push(await once());
+const forwardOnce = () => timed(() => forwardEngine!.run(input, photo.width, photo.height));
+const trainOnce = () => timed(() => trainEngine!.gradients!(input, photo.width, photo.height, { target }));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const forwardWarm: number[] = [], trainWarm: number[] = [];
+const forwardCold = forwardEngine ? await forwardOnce() : undefined;
+const trainCold = trainEngine ? await trainOnce() : undefined;
+for (let r = 0; r < runs; r++) {
+  if (forwardEngine) forwardWarm.push(await forwardOnce());
+  if (trainEngine) trainWarm.push(await trainOnce());
+}
 const peakRssMiB = process.resourceUsage().maxRSS / 1024;
-await engine.dispose();
-const sorted = [...warm].sort((a, b) => a - b);
-console.log(JSON.stringify({
-  mode, threads: engine.threads, width: photo.width, height: photo.height, ranks: mode === 'train' ? RANKS : undefined,
-  coldSeconds, medianSeconds: sorted[sorted.length >> 1], warmSeconds: warm, peakRssMiB,
-}));
+const threadsUsed = (forwardEngine ?? trainEngine)!.threads;
+await forwardEngine?.dispose();
+await trainEngine?.dispose();
+const ranks = trainEngine ? RANKS : undefined;
+if (mode === 'pair') {
+  console.log(JSON.stringify({
+    mode, threads: threadsUsed, width: photo.width, height: photo.height, ranks,
+    forwardSeconds: median(forwardWarm), trainSeconds: median(trainWarm), forwardWarm, trainWarm,
+  }));
+} else {
+  const warm = mode === 'train' ? trainWarm : forwardWarm;
+  console.log(JSON.stringify({
+    mode, threads: threadsUsed, width: photo.width, height: photo.height, ranks,
+    coldSeconds: mode === 'train' ? trainCold : forwardCold, medianSeconds: median(warm), warmSeconds: warm, peakRssMiB,
+  }));
+}

@@ -21,7 +21,8 @@
  *   npm run bench -- --quick --peers # the quick run and the peers at 959×640 with fewer runs
  *   npm run bench -- --backward-only # only the backward rows: the spectral engine's forward +
  *                                    # backward (bench/backward-case.ts) against its forward alone,
- *                                    # 240×160 and 959×640, 1 and 2 threads, one process each
+ *                                    # 240×160 and 959×640, 1 and 2 threads (times alternated in
+ *                                    # one process, peak RSS one process each)
  *   npm run bench -- --train-only    # only the training steps (5. below; about 10 minutes with PyTorch)
  *   npm run bench -- --cli-only      # only the whole-process rows (6. below; about 20 s)
  *   5. training steps per second at 240×160 and 959×640, 1 and 2 threads, beside PyTorch's step
@@ -45,6 +46,7 @@ import { renderMarkdown, type BenchResult, type CaseResult, type KernelsResult, 
 import type { CliCaseResult } from './cli-case.js';
 
 interface TrainCase { width: number; height: number; ranks?: number; medianSeconds: number; warmSeconds: number[]; peakRssMiB: number }
+interface PairCase { forwardSeconds: number; trainSeconds: number; forwardWarm: number[]; trainWarm: number[] }
 
 const quick = process.argv.includes('--quick');
 const backwardOnly = process.argv.includes('--backward-only');
@@ -122,17 +124,19 @@ if (cliOnly) {
 
 /** Forward + backward (engine built for training, R = 33) against the forward alone: time and peak RSS. */
 async function backwardRows(): Promise<TrainResult[]> {
-  console.log('\nbackward: spectral forward + backward against the forward alone, upstream model, one process each:');
+  console.log('\nbackward: spectral forward + backward against the forward alone, upstream model; times alternated in one process, peak RSS one process each:');
   const rows: TrainResult[] = [];
   for (const size of ['240x160', '959x640']) for (const threads of [1, 2]) {
     // 240×160: 25 runs, so that the median is the steady state a trainer sees (the first few are JIT warm-up).
     const runs = size === '240x160' ? 25 : 5;
-    const one = (mode: string) => lastJson<TrainCase>(node('backward-case.js', [`--mode=${mode}`, `--size=${size}`, `--threads=${threads}`, `--runs=${runs}`], true));
-    const forward = one('forward'), train = one('train');
+    const args = (mode: string) => [`--mode=${mode}`, `--size=${size}`, `--threads=${threads}`, `--runs=${runs}`];
+    // Times from one process alternating the two passes (their ratio side by side); peak RSS from one process each.
+    const pair = lastJson<PairCase>(node('backward-case.js', args('pair'), true));
+    const forward = lastJson<TrainCase>(node('backward-case.js', args('forward'), true)), train = lastJson<TrainCase>(node('backward-case.js', args('train'), true));
     const row: TrainResult = {
-      width: train.width, height: train.height, threads, ranks: train.ranks!, forwardSeconds: forward.medianSeconds, trainSeconds: train.medianSeconds,
-      timeRatio: train.medianSeconds / forward.medianSeconds, forwardPeakRssMiB: forward.peakRssMiB, trainPeakRssMiB: train.peakRssMiB,
-      memoryRatio: train.peakRssMiB / forward.peakRssMiB, warmSeconds: train.warmSeconds,
+      width: train.width, height: train.height, threads, ranks: train.ranks!, forwardSeconds: pair.forwardSeconds, trainSeconds: pair.trainSeconds,
+      timeRatio: pair.trainSeconds / pair.forwardSeconds, forwardPeakRssMiB: forward.peakRssMiB, trainPeakRssMiB: train.peakRssMiB,
+      memoryRatio: train.peakRssMiB / forward.peakRssMiB, warmSeconds: pair.trainWarm,
     };
     rows.push(row);
     console.log(`  ${`${row.width}×${row.height}`.padEnd(9)} ${threads} thread(s)  forward ${(1000 * row.forwardSeconds).toFixed(1)} ms  forward + backward ${(1000 * row.trainSeconds).toFixed(1)} ms` +
