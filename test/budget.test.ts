@@ -17,7 +17,9 @@ import { decodePng } from '../src/node/png.js';
 import { decodePng as decodePngPortable } from '../src/image/png-fflate.js';
 import { readCheckpoint } from '../src/loader.js';
 import { syntheticModel } from './support/synthetic.js';
-import { rng } from './helpers.js';
+import { rng, upstreamDir } from './helpers.js';
+import { loadModelFile } from '../src/node/load.js';
+import { join } from 'node:path';
 
 /** How far above the real allocation an estimate may be: headroom for alignment and host arrays. */
 const TOL_ESTIMATE_RELATIVE = 0.25;
@@ -55,6 +57,21 @@ t.test('activation estimates bound what the dense and spectral engines allocate,
       await engine.dispose();
     }
   }
+});
+
+t.test('the upstream model at 959×640: the spectral estimate bounds what the engine allocates, within 25 %', async (t) => {
+  const dir = upstreamDir(t);
+  if (!dir) return;
+  const { model } = await loadModelFile(join(dir, 'unet_fr.tar.xz'));
+  const context = await loadKernels(1);
+  const engine = await createEngine('spectral', model, context);
+  const afterModel = context.kernels.arena.used;
+  await engine.run(randomInput(3, 959, 640), 959, 640);
+  const allocated = context.kernels.arena.used - afterModel + 2 * 959 * 640 * 4; // kernel memory and the logits returned
+  const estimate = activationBytes(model, 'spectral', 959, 640, 1);
+  t.ok(allocated <= estimate, `allocated ${allocated} ≤ estimate ${estimate}`);
+  t.ok(estimate <= allocated * (1 + TOL_ESTIMATE_RELATIVE), `estimate within ${TOL_ESTIMATE_RELATIVE * 100} % (outc's maps counted only where it runs spectrally)`);
+  await engine.dispose();
 });
 
 t.test('over the activation budget: OUT_OF_MEMORY before a byte is allocated, then the engine still works', async (t) => {

@@ -23,6 +23,7 @@ import type { Limits } from '../formats/limits.js';
 import { checkInputSize } from '../input.js';
 import { denseSize, distinctPerAxis, UNET_DEPTH, type FrLayer, type FrModel } from '../model.js';
 import { denseFloats, planDense } from './dense-plan.js';
+import { layerFactors, outcForm } from './spectral-plan.js';
 import { IMAGE_BAND_ROWS } from './spectral-size.js';
 import type { Engine } from './engine.js';
 import type { GradientResult, LossSpec } from './gradients.js';
@@ -109,16 +110,19 @@ export function activationBytes(model: FrModel, form: EngineForm, width: number,
   // spectral.ts planSize: per level P, Q and (above the bottom) S maps with a one-pixel border.
   const down = [model.inc, ...model.down];
   const ups = Array.from({ length: UNET_DEPTH }, (_, l) => model.up[UNET_DEPTH - 1 - l]);
+  // outc has maps of its own only where the engine runs it spectrally (spectral-plan.ts outcForm).
+  const spectralOutc = outcForm(layerFactors(model.outc)) === 'spectral';
   let floats = 0, naMax = 1;
   for (let l = 0; l <= UNET_DEPTH; l++) {
     const mapSize = (L[l].h + 2) * (L[l].w + 2);
-    const convs = [down[l].conv1, down[l].conv2, ...(l < UNET_DEPTH ? [ups[l].conv.conv1, ups[l].conv.conv2] : []), ...(l === 0 ? [model.outc] : [])];
+    const convs = [down[l].conv1, down[l].conv2, ...(l < UNET_DEPTH ? [ups[l].conv.conv1, ups[l].conv.conv2] : []), ...(l === 0 && spectralOutc ? [model.outc] : [])];
     const counts = convs.map(freqCounts);
-    let nP = Math.max(0, ...counts.map((c) => c.nIn));
+    // P holds every conv's input but the up stage's first (which reads S), and level 0's logits.
+    let nP = Math.max(0, ...counts.filter((_, i) => i !== 2).map((c) => c.nIn));
     if (l > 0) nP = Math.max(nP, freqCounts(ups[l - 1].up).nIn);
-    let nQ = Math.max(0, ...counts.map((c) => c.nOut));
+    const nQ = Math.max(0, ...counts.map((c) => c.nOut));
     for (const c of counts) naMax = Math.max(naMax, c.nOut);
-    if (l === 0) { nP = Math.max(nP, classes); nQ = Math.max(nQ, inChannels); }
+    if (l === 0) nP = Math.max(nP, classes);
     const nS = l < UNET_DEPTH ? counts[2].nIn : 0;
     floats += mapSize * (Math.max(nP, 1) + Math.max(nQ, 1) + (l < UNET_DEPTH ? Math.max(nS, 1) : 0));
   }
