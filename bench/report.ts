@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Ceiling } from './ceiling.js';
 import type { CliCaseResult } from './cli-case.js';
+import type { TrainBench } from './train.js';
 
 export interface KernelRow {
   /** Kernel build: 'simd' (build/kernels*.wasm) or 'fma' (build/kernels-fma*.wasm); absent in runs before the FMA build. */
@@ -50,6 +51,10 @@ export interface BenchResult {
   onnx?: { bytes: number; seconds: number; opset: number };
   /** The whole `freqreg segment` process (bench/cli-case.ts): one photo, and the 16 in one command. */
   wholeProcess?: CliCaseResult[];
+  /** Forward + backward against the forward alone (bench/backward-case.ts). */
+  backward?: TrainResult[];
+  /** Training steps, freqreg and PyTorch (bench/train-step-case.ts, bench/torch_train_step.py). */
+  training?: TrainBench;
 }
 
 const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
@@ -104,7 +109,7 @@ export function renderMarkdown(r: BenchResult): string {
       peer ? (x.maskPixelsDifferentFromFreqreg === undefined ? '—' : `${x.maskPixelsDifferentFromFreqreg} px${x.maskPixelsDifferentFromFreqreg ? ` (${x.atNearTies} at margin < 1e-3)` : ''}`) : (x.maskPixelsDifferent === undefined ? '—' : `${x.maskPixelsDifferent} px`),
       f(x.load, 2),
     ]));
-  out.push('', '**End to end**, upstream model, `in0000.png` (1918×1280: scaled ×2, nearest neighbour); one process per row; images/s from a batch where measured, else 1 / median; peak RSS of the process after the cold and warm runs, and after the batch (each run returns a fresh logits array, which V8 collects lazily):', '', e2e(r.endToEnd, false));
+  out.push('', '**End to end**, upstream model, `in0000.png` (1918×1280: scaled ×2, nearest neighbour); one process per row; every run into one kept logits array; images/s from a batch where measured, else 1 / median; peak RSS of the process after the cold and warm runs, and after the batch:', '', e2e(r.endToEnd, false));
   for (const x of r.refused ?? []) {
     out.push('', `Not run: \`${x.config.engine ?? x.config.peer}\`, ${x.config.threads} thread(s), image ×${x.config.scale ?? 1}: ${x.code ? `refused (${x.code}) — ` : ''}${x.reason}.`);
   }
@@ -114,6 +119,23 @@ export function renderMarkdown(r: BenchResult): string {
         w.mode === 'one' ? '`freqreg segment in0000.png`' : `${w.images} images through \`segment\` (one command)`,
         b.build, b.seconds.length, `**${f(b.medianSeconds, 3)}**`, f(b.imagesPerSecond),
       ]))));
+  }
+  if (r.backward?.length) {
+    out.push('', '**Backward**: the spectral engine\'s forward + backward (built for training, R = 33) against the inference forward alone, upstream model; times from one process alternating the two passes, peak RSS from one process each:', '',
+      table(['image', 'threads', 'forward ms', 'forward + backward ms', 'ratio', 'peak RSS MiB', 'runs'], r.backward.map((b) => [
+        `${b.width}×${b.height}`, b.threads, f(1000 * b.forwardSeconds, 1), `**${f(1000 * b.trainSeconds, 1)}**`, `×${f(b.timeRatio)}`,
+        `${f(b.forwardPeakRssMiB, 0)} → ${f(b.trainPeakRssMiB, 0)} (×${f(b.memoryRatio)})`, b.warmSeconds.length,
+      ])));
+  }
+  if (r.training?.freqreg.length) {
+    const torch = (x: TrainBench['freqreg'][number]) => r.training!.pytorch.find((p) => p.threads === x.threads && p.width === x.width && p.height === x.height);
+    out.push('', '**Training step** (forward, backward, Adam, the new coefficients; upstream model, ranks 0…32, batch 1), freqreg beside PyTorch on the same step:', '',
+      table(['threads', 'image', 'freqreg ms (CPU)', 'PyTorch ms (CPU)', 'ratio', 'peak RSS MiB (freqreg / PyTorch)'], r.training.freqreg.map((x) => {
+        const p = torch(x);
+        return [x.threads, `${x.width}×${x.height}`, `**${f(1000 * x.medianSeconds, 1)}** (${f(1000 * x.medianCpuSeconds, 1)})`,
+          p ? `${f(1000 * p.medianSeconds, 0)} (${f(1000 * p.medianCpuSeconds, 0)})` : '—', p ? `${f(p.medianSeconds / x.medianSeconds, 0)}×` : '—',
+          `${f(x.peakRssMiB, 0)} / ${p ? f(p.peakRssMiB, 0) : '—'}`];
+      })));
   }
   if (r.peerResults.length) {
     out.push('', `**Peers**: the same model exported by \`freqreg export --onnx\` (dense, opset 13${r.onnx ? `, ${(r.onnx.bytes / 2 ** 20).toFixed(1)} MiB, written in ${f(r.onnx.seconds)} s` : ''}), same image, each run right after freqreg's runs with as many threads:`, '', e2e(r.peerResults, true));
