@@ -70,16 +70,12 @@ export function diceTerms(probSum: number, trueProbSum: number, n: number): { di
 
 /**
  * CE + Dice loss of (classes, height, width) planar logits against a class-index target
- * (height × width, row-major), and ∂L/∂logits, written into `into` when given (classes·height·width
- * values: a caller running many steps keeps one, as fresh large arrays cost their page faults
- * every time). Refuses a bad target (TARGET_INVALID) and non-finite logits (NOT_FINITE).
+ * (height × width, row-major), and ∂L/∂logits. Refuses a bad target (TARGET_INVALID) and
+ * non-finite logits (NOT_FINITE).
  */
-export function segmentationLoss(
-  logits: ArrayLike<number>, classes: number, width: number, height: number, target: ArrayLike<number>, into?: Float64Array,
-): LossAndGradient {
+export function segmentationLoss(logits: ArrayLike<number>, classes: number, width: number, height: number, target: ArrayLike<number>): LossAndGradient {
   const n = width * height;
   if (logits.length !== classes * n) fail('engine', 'LOSS_SHAPE', `logits have ${logits.length} values, expected ${classes}×${height}×${width}`);
-  if (into && into.length !== classes * n) fail('engine', 'LOSS_SHAPE', `the gradient array has ${into.length} values, expected ${classes * n}`);
   checkTarget(target, classes, width, height);
   const bad = firstNonFinite(logits);
   if (bad >= 0) fail('engine', 'NOT_FINITE', `logit ${bad} (class ${Math.floor(bad / n)}) is ${logits[bad]}`);
@@ -87,7 +83,7 @@ export function segmentationLoss(
   // Softmax per pixel, shifted by the largest logit: s_k = exp(z_k − m) / Σ_j exp(z_j − m),
   // log s_k = z_k − m − log Σ_j exp(z_j − m).
   // s is kept in the array that becomes ∂L/∂logits (pass 2 rewrites each pixel in place).
-  const s = into ?? new Float64Array(classes * n); // (classes, height, width)
+  const s = new Float64Array(classes * n); // (classes, height, width)
   let ceSum = 0, probSum = 0, trueProbSum = 0;
   for (let p = 0; p < n; p++) {
     let m = -Infinity, top = 0;

@@ -42,15 +42,6 @@ export interface TapGradients {
   outcW?: Float64Array;
 }
 
-/** Sums per-share float64 slots of `n` values at `ptr` (slot stride `stride` values) and clears them. */
-function reduceShares(ex: Exec, ptr: number, n: number, stride: number): Float64Array {
-  const all = ex.f64(ptr, ex.shares * stride);
-  const out = new Float64Array(n);
-  for (let s = 0; s < ex.shares; s++) for (let i = 0; i < n; i++) out[i] += all[s * stride + i];
-  all.fill(0);
-  return out;
-}
-
 /** Q̃ of a conv again: its spatial convs, centred with the forward's means (bit-identical to the forward's). */
 function recomputeQ(ex: Exec, c: ConvStage, L: Level, P: number): void {
   spatialConv(ex, c, L, P);
@@ -73,11 +64,11 @@ function normBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P: number
     pool.ptr, pool.mapStride, pool.rowStride, pool.c.n, pool.c.gPtr,
     q, L.mapSize, L.stride, na, c.fPtr, cout, L.w, y0, y1,
   ]);
-  const gz = reduceShares(ex, sp.normSums, cout, slot);
-  if (grads) grads.outcW = reduceShares(ex, sp.outcGrads, wSlot, wSlot);
+  const gz = ex.sumShares(sp.normSums, cout, slot);
+  if (grads) grads.outcW = ex.sumShares(sp.outcGrads, wSlot, wSlot);
   ex.f64(sp.sums, ex.shares * t.naMax).fill(0);
   ex.rows(L.h, 1, (y0, y1, s) => ['spectral_sum_f64', sp.sums + s * t.naMax * 8, dQ, L.mapSize, L.stride, na, L.w, y0, y1]);
-  const uSums = reduceShares(ex, sp.sums, na, t.naMax);
+  const uSums = ex.sumShares(sp.sums, na, t.naMax);
   const n = L.w * L.h;
   const F = ex.arena.f32(c.fPtr, cout * na);
   const cVec = ex.arena.f32(sp.normC, na), M = ex.arena.f32(sp.normM, na * na);
@@ -102,7 +93,7 @@ function convBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P: number
   ex.rows(L.h, 1, (y0, y1, s) => [
     'spectral_conv2d_grad_f64_3x3p1', sp.tapGrads + s * slot * 8, dQ, L.mapSize, p, L.mapSize, L.stride, c.pairsPtr, c.nPairs, L.w, y0, y1,
   ]);
-  grads.conv.set(c, reduceShares(ex, sp.tapGrads, c.nPairs * 9, slot));
+  grads.conv.set(c, ex.sumShares(sp.tapGrads, c.nPairs * 9, slot));
   if (dP) {
     const nb = c.f.inFreqs.length;
     ex.rows(L.h, 1, (y0, y1) => [
@@ -122,7 +113,7 @@ function scatterBack(ex: Exec, t: SpectralTables, l: number, sp: SizePlan, dPt: 
     'spectral_scatter_grad_f64_2x2s2', sp.tapGrads + s * slot * 8, dS, L.mapSize, L.stride, pt, B.mapSize, B.stride,
     sc.pairsPtr, sc.nPairs, B.w, top, left, y0, y1,
   ]);
-  grads.scatter.set(sc, reduceShares(ex, sp.tapGrads, sc.nPairs * 4, slot));
+  grads.scatter.set(sc, ex.sumShares(sp.tapGrads, sc.nPairs * 4, slot));
   if (sc.bias) {
     const nb = sc.bias.length;
     const region = dS + (top * L.stride + left) * 4;
@@ -131,7 +122,7 @@ function scatterBack(ex: Exec, t: SpectralTables, l: number, sp: SizePlan, dPt: 
     for (let b = 0; b < nb; b++) {
       ex.f64(sp.sums, ex.shares * t.naMax).fill(0);
       ex.rows(2 * B.h, 1, (y0, y1, s) => ['spectral_sum_f64', sp.sums + s * t.naMax * 8, region + b * L.mapSize * 4, L.mapSize, L.stride, 1, 2 * B.w, y0, y1]);
-      sums[b] = reduceShares(ex, sp.sums, 1, t.naMax)[0];
+      sums[b] = ex.sumShares(sp.sums, 1, t.naMax)[0];
     }
     grads.scatterBias.set(sc, sums);
   }

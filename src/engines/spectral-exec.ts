@@ -15,6 +15,11 @@ export interface Exec {
   rows(n: number, align: number, make: (y0: number, y1: number, share: number) => KernelCall): void;
   /** A float64 view (valid until memory grows). */
   f64(ptr: number, n: number): Float64Array;
+  /**
+   * Sums the per-share float64 slots of `n` values at `ptr` (one slot of `stride` values per
+   * share, shares added in order) and clears them for the next step.
+   */
+  sumShares(ptr: number, n: number, stride: number): Float64Array;
 }
 
 export function createExec(arena: Arena, memory: WebAssembly.Memory, k: SpectralKernels, parallel: Parallel | undefined, useJs: boolean): Exec {
@@ -30,5 +35,12 @@ export function createExec(arena: Arena, memory: WebAssembly.Memory, k: Spectral
       run(splitRange(n, shares, align).map(([y0, y1], s) => (y1 > y0 ? [make(y0, y1, s)] : [])));
     },
     f64: (ptr, n) => new Float64Array(memory.buffer, ptr, n),
+    sumShares(ptr, n, stride) {
+      const all = new Float64Array(memory.buffer, ptr, shares * stride);
+      const out = new Float64Array(n);
+      for (let s = 0; s < shares; s++) for (let i = 0; i < n; i++) out[i] += all[s * stride + i];
+      all.fill(0);
+      return out;
+    },
   };
 }

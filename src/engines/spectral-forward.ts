@@ -14,7 +14,7 @@
 import { UNET_DEPTH } from '../model.js';
 import { NORM_EPS } from './reference.js';
 import type { Exec } from './spectral-exec.js';
-import { IMAGE_BAND_ROWS, interior, type Level, type SizePlan } from './spectral-size.js';
+import { interior, type Level, type SizePlan } from './spectral-size.js';
 import type { Consumer, ConvStage, SpectralTables } from './spectral-tables.js';
 
 /** A planar map set a fused pass writes: pointer to pixel (0, 0) of map 0, strides, consumer table. */
@@ -60,23 +60,14 @@ export function convNorm(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P:
   const n = L.w * L.h;
   ex.f64(sp.sums, shares * naMax).fill(0);
   ex.rows(L.h, 1, (y0, y1, s) => ['spectral_sum_f64', sp.sums + s * naMax * 8, q, L.mapSize, L.stride, na, L.w, y0, y1]);
-  const sums = ex.f64(sp.sums, shares * naMax);
+  const sums = ex.sumShares(sp.sums, na, naMax);
   const mean = arena.f32(c.meanPtr, na);
-  for (let a = 0; a < na; a++) {
-    let s = 0;
-    for (let sh = 0; sh < shares; sh++) s += sums[sh * naMax + a];
-    mean[a] = s / n;
-  }
+  for (let a = 0; a < na; a++) mean[a] = sums[a] / n;
   ex.f64(sp.covs, shares * naMax * naMax).fill(0);
   ex.rows(L.h, 1, (y0, y1, s) => ['spectral_center_cov_f64', sp.covs + s * naMax * naMax * 8, q, L.mapSize, L.stride, c.meanPtr, na, L.w, y0, y1]);
-  const covs = ex.f64(sp.covs, shares * naMax * naMax);
+  const covs = ex.sumShares(sp.covs, na * na, naMax * naMax); // b ≥ a filled
   const cov = new Float64Array(na * na);
-  for (let a = 0; a < na; a++)
-    for (let b = a; b < na; b++) {
-      let s = 0;
-      for (let sh = 0; sh < shares; sh++) s += covs[sh * naMax * naMax + a * na + b];
-      cov[a * na + b] = cov[b * na + a] = s / n;
-    }
+  for (let a = 0; a < na; a++) for (let b = a; b < na; b++) cov[a * na + b] = cov[b * na + a] = covs[a * na + b] / n;
   const F = arena.f32(c.fPtr, c.f.cout * na);
   for (let o = 0; o < c.f.cout; o++) {
     const e = c.E.subarray(o * na, o * na + na);
@@ -116,7 +107,7 @@ export function projectImage(ex: Exec, t: SpectralTables, sp: SizePlan, input: F
   const L0 = sp.levels[0];
   const { w, h } = L0;
   const cin = t.model.arch.inChannels, nb = t.down[0].conv1.f.inFreqs.length, n = w * h;
-  const bandRows = Math.min(IMAGE_BAND_ROWS, h), bandMap = bandRows * w;
+  const bandRows = sp.imageBandRows, bandMap = bandRows * w;
   for (let top = 0; top < h; top += bandRows) {
     const rows = Math.min(bandRows, h - top);
     const band = ex.arena.f32(sp.imageBand, cin * bandMap);

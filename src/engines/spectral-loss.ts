@@ -13,14 +13,6 @@ import type { Exec } from './spectral-exec.js';
 import { backScratchFloats, interior, lossSlot, type SizePlan } from './spectral-size.js';
 import type { SpectralTables } from './spectral-tables.js';
 
-/** Sums per-share float64 slots of `n` values at `ptr` (slot stride `stride` values). */
-function sumShares(ex: Exec, ptr: number, n: number, stride: number): Float64Array {
-  const all = ex.f64(ptr, ex.shares * stride);
-  const out = new Float64Array(n);
-  for (let s = 0; s < ex.shares; s++) for (let i = 0; i < n; i++) out[i] += all[s * stride + i];
-  return out;
-}
-
 /**
  * CE + Dice loss of the logits in sp.logits (outc's bias added here) against `target` (height ×
  * width class indices, already checked), ∂L/∂logits left in sp.dLogits, and Σ_p ∂L/∂logit_c per
@@ -39,7 +31,7 @@ export function lossOnMaps(ex: Exec, t: SpectralTables, sp: SizePlan, target: Ar
     'spectral_softmax_f32', sp.lossSums + s * slot * 8, sp.backScratch + s * backScratchFloats(t) * 4, maps, L0.mapSize, L0.stride, classes,
     t.outcBiasPtr, sp.target, w, y0, y1,
   ]);
-  const [ceSum, probSum, trueProbSum, bad] = sumShares(ex, sp.lossSums, 4, slot);
+  const [ceSum, probSum, trueProbSum, bad] = ex.sumShares(sp.lossSums, 4, slot);
   if (bad > 0) {
     // The first pixel with a logit that is not finite (the pass wrote the softmax over the rest).
     const m = ex.arena.f32(maps, classes * L0.mapSize);
@@ -56,5 +48,5 @@ export function lossOnMaps(ex: Exec, t: SpectralTables, sp: SizePlan, target: Ar
   ex.rows(h, 1, (y0, y1, s) => [
     'spectral_softmax_grad_f32', sp.lossSums + s * slot * 8, maps, L0.mapSize, L0.stride, classes, sp.target, w, n, gTrue, gOther, y0, y1,
   ]);
-  return { loss: ce + diceLoss, ce, diceLoss, classSums: sumShares(ex, sp.lossSums, classes, slot) };
+  return { loss: ce + diceLoss, ce, diceLoss, classSums: ex.sumShares(sp.lossSums, classes, slot) };
 }

@@ -54,8 +54,9 @@ export interface SizePlan {
   logits: number;
   /** Training: ∂L/∂logits (classes maps), level 0's geometry (the logits' buffer). */
   dLogits: number;
-  /** A band of the image, (cin, IMAGE_BAND_ROWS, width) float32, for its projection (spectral-forward.ts projectImage). */
+  /** A band of the image, (cin, imageBandRows, width) float32, for its projection (spectral-forward.ts projectImage). */
   imageBand: number;
+  imageBandRows: number;
   sums: number; // (shares, naMax) float64
   covs: number; // (shares, naMax, naMax) float64
   /** Training: per-share per-channel sums of g·z, (shares, channelsMax) float64. */
@@ -143,7 +144,8 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
   const L0 = levels[0];
   const logits = train ? arena.allocF32(classes * L0.mapSize) : L0.in.outc;
   const dLogits = logits; // training: the logits are copied out before ∂L/∂logits comes in
-  const imageBand = arena.allocF32(t.model.arch.inChannels * Math.min(IMAGE_BAND_ROWS, H) * W);
+  const imageBandRows = Math.min(IMAGE_BAND_ROWS, H);
+  const imageBand = arena.allocF32(t.model.arch.inChannels * imageBandRows * W);
   const sums = arena.alloc(shares * naMax * 8);
   const covs = arena.alloc(shares * naMax * naMax * 8);
   const normSums = train ? arena.alloc(shares * t.channelsMax * 8) : 0;
@@ -155,5 +157,5 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
   const normC = train ? arena.allocF32(naMax) : 0;
   const normM = train ? arena.allocF32(naMax * naMax) : 0;
   new Uint8Array(memory.buffer, start, arena.mark() - start).fill(0);
-  return { width: W, height: H, levels, logits, dLogits, imageBand, sums, covs, normSums, backScratch, outcGrads, tapGrads, target, lossSums, normC, normM };
+  return { width: W, height: H, levels, logits, dLogits, imageBand, imageBandRows, sums, covs, normSums, backScratch, outcGrads, tapGrads, target, lossSums, normC, normM };
 }

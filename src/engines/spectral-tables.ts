@@ -64,9 +64,7 @@ export interface SpectralTables {
   ups: UpTables[];
   /** outc run spectrally, else (always for training) applied as a dense consumer (toLogits). */
   outc?: ConvStage;
-  /** (cin, nb) float64: φ_b(i) for the image's projection on inc.conv1's input frequencies. */
-  imageBasis: Float64Array;
-  /** imageBasis in kernel memory. */
+  /** (cin, nb) float64 in kernel memory: φ_b(i) for the image's projection on inc.conv1's input frequencies. */
   imageBasisPtr: number;
   /** Training: outc's bias (classes float32) in kernel memory for the loss kernels, 0 without one. */
   outcBiasPtr: number;
@@ -219,7 +217,6 @@ export function buildSpectralTables(arena: Arena, memory: WebAssembly.Memory, mo
     for (let i = 0; i < n; i++) I[i * n + i] = 1;
     return I;
   };
-  const imageBasis = basisMatrix(cinImage, down[0].conv1.f.inFreqs);
   const downNext = down.map((d, l) => inputOf(d.conv2, chan(l)));
   const skipShare = ups.map((u, l) => inputOf(u.conv1, chan(l), 0, 2 * chan(l)));
   const pooled = down.slice(1).map((d, l) => inputOf(d.conv1, chan(l)));
@@ -235,7 +232,7 @@ export function buildSpectralTables(arena: Arena, memory: WebAssembly.Memory, mo
 
   const convs = [...down.flatMap((d) => [d.conv1, d.conv2]), ...ups.flatMap((u) => [u.conv1, u.conv2]), ...(outc ? [outc] : [])];
   return {
-    model, train, down, ups, outc, imageBasis, imageBasisPtr: w.f64(imageBasis),
+    model, train, down, ups, outc, imageBasisPtr: w.f64(basisMatrix(cinImage, down[0].conv1.f.inFreqs)),
     outcBiasPtr: train && model.outc.bias ? w.f32(model.outc.bias) : 0, downNext, skipShare, pooled, upNext, toTransposed, toLogits, identityG,
     naMax: Math.max(1, ...convs.map((c) => c.f.outFreqs.length)),
     nbMax: Math.max(1, ...convs.map((c) => c.f.inFreqs.length), ...ups.map((u) => u.scatter.t.inFreqs.length)),
