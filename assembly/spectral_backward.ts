@@ -32,7 +32,8 @@ import { madd } from './madd';
 // (Σ g_o itself is not needed per channel: the norm's Jacobian takes Σ_o F[o,a] Σ g_o = Σ u_a,
 // which the host sums from the u maps.)
 // The first maximum of a window in row-major order takes the pooled gradient (PyTorch's rule).
-// Scratch (SIMD kernel): 4·(1 + nOut)·channels floats per thread (per-lane row sums).
+// Scratch (SIMD kernel), per thread: per-lane row sums, 4·(1 + nOut)·channels floats with a weight
+// gradient (else 4·channels), then g of a block of pixels, 8·channels floats.
 // ---------------------------------------------------------------------------------------------
 
 // @ts-ignore: decorator
@@ -149,7 +150,132 @@ function foldSums(sumsPtr: usize, wgradPtr: usize, scratchPtr: usize, channels: 
   }
 }
 
-/** SIMD, one row y, columns [0, xs) (xs a multiple of 4), no pooling; na = 4 keeps q and u in registers. */
+// The SIMD pass for na = 4 (the common case) runs in two loops over the channels per block of
+// pixels, so that neither holds more values than the 16 vector registers of x64: the first forms
+// g_o (into the g buffer of the scratch, two vectors per channel) and the sums; the second
+// projects g on F into the u maps. Fused in one loop, the u accumulators are spilled to the stack
+// and each channel waits on a store-to-load round trip.
+
+/** u_a at pixels uA (and uB if two) = Σ_o F[o,a] g_o, g_o from the g buffer (32 bytes per channel); na = 4. */
+function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, gBuf: usize, fPtr: usize, channels: i32): void {
+  const zero = f32x4.splat(0);
+  let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+  let f = fPtr, gb = gBuf;
+  if (two) {
+    let b0 = zero, b1 = zero, b2 = zero, b3 = zero;
+    for (let o = 0; o < channels; o++) {
+      const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
+      const ga = v128.load(gb), gB = v128.load(gb, 16);
+      a0 = madd(f0, ga, a0);
+      a1 = madd(f1, ga, a1);
+      a2 = madd(f2, ga, a2);
+      a3 = madd(f3, ga, a3);
+      b0 = madd(f0, gB, b0);
+      b1 = madd(f1, gB, b1);
+      b2 = madd(f2, gB, b2);
+      b3 = madd(f3, gB, b3);
+      f += 16;
+      gb += 32;
+    }
+    v128.store(uB, b0);
+    v128.store(uB + uMap, b1);
+    v128.store(uB + 2 * uMap, b2);
+    v128.store(uB + 3 * uMap, b3);
+  } else {
+    for (let o = 0; o < channels; o++) {
+      const ga = v128.load(gb);
+      a0 = madd(v128.load32_splat(f), ga, a0);
+      a1 = madd(v128.load32_splat(f, 4), ga, a1);
+      a2 = madd(v128.load32_splat(f, 8), ga, a2);
+      a3 = madd(v128.load32_splat(f, 12), ga, a3);
+      f += 16;
+      gb += 32;
+    }
+  }
+  v128.store(uA, a0);
+  v128.store(uA + uMap, a1);
+  v128.store(uA + 2 * uMap, a2);
+  v128.store(uA + 3 * uMap, a3);
+}
+
+/** g_o of four pixels (q, d at their first map) into the g buffer at gOut (32-byte steps), Σ g·z and the weight gradient into the lanes; na = 4. */
+function gradColumn(
+  gOut: usize, scratchPtr: usize, ss: usize, wg: bool,
+  d: usize, outMap: usize, nOut: i32, gPtr: usize, gs: usize,
+  q: usize, qMap: usize, fPtr: usize, channels: i32,
+): void {
+  const zero = f32x4.splat(0);
+  const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
+  let f = fPtr, g = gPtr, s = scratchPtr, gb = gOut;
+  if (nOut == 4 && !wg) {
+    const d0 = v128.load(d), d1 = v128.load(d + outMap), d2 = v128.load(d + 2 * outMap), d3 = v128.load(d + 3 * outMap);
+    let o = 0;
+    for (; o + 2 <= channels; o += 2) {
+      const z = f32x4.add(
+        madd(v128.load32_splat(f), q0, f32x4.mul(v128.load32_splat(f, 4), q1)),
+        madd(v128.load32_splat(f, 8), q2, f32x4.mul(v128.load32_splat(f, 12), q3)),
+      );
+      const dh = f32x4.add(
+        madd(v128.load32_splat(g), d0, f32x4.mul(v128.load32_splat(g, 4), d1)),
+        madd(v128.load32_splat(g, 8), d2, f32x4.mul(v128.load32_splat(g, 12), d3)),
+      );
+      const go = v128.and(dh, f32x4.gt(z, zero));
+      v128.store(gb, go);
+      v128.store(s, madd(go, z, v128.load(s)));
+      const z1 = f32x4.add(
+        madd(v128.load32_splat(f, 16), q0, f32x4.mul(v128.load32_splat(f, 20), q1)),
+        madd(v128.load32_splat(f, 24), q2, f32x4.mul(v128.load32_splat(f, 28), q3)),
+      );
+      const dh1 = f32x4.add(
+        madd(v128.load32_splat(g, 16), d0, f32x4.mul(v128.load32_splat(g, 20), d1)),
+        madd(v128.load32_splat(g, 24), d2, f32x4.mul(v128.load32_splat(g, 28), d3)),
+      );
+      const go1 = v128.and(dh1, f32x4.gt(z1, zero));
+      v128.store(gb, go1, 32);
+      v128.store(s, madd(go1, z1, v128.load(s, 16)), 16);
+      f += 32;
+      g += 32;
+      s += 32;
+      gb += 64;
+    }
+    if (o < channels) {
+      const z = f32x4.add(
+        madd(v128.load32_splat(f), q0, f32x4.mul(v128.load32_splat(f, 4), q1)),
+        madd(v128.load32_splat(f, 8), q2, f32x4.mul(v128.load32_splat(f, 12), q3)),
+      );
+      const dh = f32x4.add(
+        madd(v128.load32_splat(g), d0, f32x4.mul(v128.load32_splat(g, 4), d1)),
+        madd(v128.load32_splat(g, 8), d2, f32x4.mul(v128.load32_splat(g, 12), d3)),
+      );
+      const go = v128.and(dh, f32x4.gt(z, zero));
+      v128.store(gb, go);
+      v128.store(s, madd(go, z, v128.load(s)));
+    }
+    return;
+  }
+  for (let o = 0; o < channels; o++) {
+    const z = f32x4.add(
+      madd(v128.load32_splat(f), q0, f32x4.mul(v128.load32_splat(f, 4), q1)),
+      madd(v128.load32_splat(f, 8), q2, f32x4.mul(v128.load32_splat(f, 12), q3)),
+    );
+    let dh = zero;
+    let dg = d;
+    for (let k = 0; k < nOut; k++) {
+      dh = madd(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg), dh);
+      dg += outMap;
+    }
+    const go = v128.and(dh, f32x4.gt(z, zero));
+    if (wg) addWeightGrad(s, d, outMap, nOut, z);
+    v128.store(gb, go);
+    v128.store(s, madd(go, z, v128.load(s)));
+    f += 16;
+    g += gs;
+    s += ss;
+    gb += 32;
+  }
+}
+
+/** SIMD, one row y, columns [0, xs) (xs a multiple of 4), no pooling. */
 function backfuseRow(
   uPtr: usize, uMapStride: i32, uRowStride: i32, scratchPtr: usize, wg: bool,
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
@@ -158,98 +284,55 @@ function backfuseRow(
 ): void {
   const gs = <usize>padded4(nOut) << 2;
   const qMap = <usize>qMapStride << 2, uMap = <usize>uMapStride << 2, outMap = <usize>outMapStride << 2;
-  const fStride = <usize>na << 2;
   const ss = scratchStride(nOut, wg);
+  if (na == 4) {
+    // Eight columns a block (two vectors of g per channel), then the last four if xs is not a multiple of 8.
+    const gBuf = scratchPtr + <usize>channels * ss;
+    for (let x = 0; x < xs; x += 8) {
+      const two = x + 8 <= xs;
+      const q = at(qPtr, y * qRowStride + x), d = at(outPtr, y * outRowStride + x), u = at(uPtr, y * uRowStride + x);
+      gradColumn(gBuf, scratchPtr, ss, wg, d, outMap, nOut, gPtr, gs, q, qMap, fPtr, channels);
+      if (two) gradColumn(gBuf + 16, scratchPtr, ss, wg, d + 16, outMap, nOut, gPtr, gs, q + 16, qMap, fPtr, channels);
+      projectBack(u, u + 16, two, uMap, gBuf, fPtr, channels);
+    }
+    return;
+  }
+  const fStride = <usize>na << 2;
   const zero = f32x4.splat(0);
   for (let x = 0; x < xs; x += 4) {
     const q = at(qPtr, y * qRowStride + x);
     const u = at(uPtr, y * uRowStride + x);
     const d = at(outPtr, y * outRowStride + x);
     let f = fPtr, g = gPtr, s = scratchPtr;
-    if (na == 4 && nOut == 4 && !wg) {
-      // The common case (4 output and 4 consumer frequencies): q, ∂L/∂P' and u in registers.
-      const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
-      const d0 = v128.load(d), d1 = v128.load(d + outMap), d2 = v128.load(d + 2 * outMap), d3 = v128.load(d + 3 * outMap);
-      let u0 = zero, u1 = zero, u2 = zero, u3 = zero;
-      for (let o = 0; o < channels; o++) {
-        const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
-        const z = f32x4.add(madd(f0, q0, f32x4.mul(f1, q1)), madd(f2, q2, f32x4.mul(f3, q3)));
-        const dh = f32x4.add(
-          madd(v128.load32_splat(g), d0, f32x4.mul(v128.load32_splat(g, 4), d1)),
-          madd(v128.load32_splat(g, 8), d2, f32x4.mul(v128.load32_splat(g, 12), d3)),
-        );
-        const go = v128.and(dh, f32x4.gt(z, zero));
-        u0 = madd(f0, go, u0);
-        u1 = madd(f1, go, u1);
-        u2 = madd(f2, go, u2);
-        u3 = madd(f3, go, u3);
-        v128.store(s, madd(go, z, v128.load(s)));
-        f += 16;
-        g += gs;
-        s += ss;
-      }
-      v128.store(u, u0);
-      v128.store(u + uMap, u1);
-      v128.store(u + 2 * uMap, u2);
-      v128.store(u + 3 * uMap, u3);
-    } else if (na == 4) {
-      const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
-      let u0 = zero, u1 = zero, u2 = zero, u3 = zero;
-      for (let o = 0; o < channels; o++) {
-        const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
-        const z = f32x4.add(madd(f0, q0, f32x4.mul(f1, q1)), madd(f2, q2, f32x4.mul(f3, q3)));
-        let dh = zero;
-        let dg = d;
-        for (let k = 0; k < nOut; k++) {
-          dh = madd(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg), dh);
-          dg += outMap;
-        }
-        const go = v128.and(dh, f32x4.gt(z, zero));
-        if (wg) addWeightGrad(s, d, outMap, nOut, z);
-        u0 = madd(f0, go, u0);
-        u1 = madd(f1, go, u1);
-        u2 = madd(f2, go, u2);
-        u3 = madd(f3, go, u3);
-        v128.store(s, madd(go, z, v128.load(s)));
-        f += 16;
-        g += gs;
-        s += ss;
-      }
-      v128.store(u, u0);
-      v128.store(u + uMap, u1);
-      v128.store(u + 2 * uMap, u2);
-      v128.store(u + 3 * uMap, u3);
-    } else {
-      let ua = u;
+    let ua = u;
+    for (let a = 0; a < na; a++) {
+      v128.store(ua, zero);
+      ua += uMap;
+    }
+    for (let o = 0; o < channels; o++) {
+      let z = zero;
+      let qa = q;
       for (let a = 0; a < na; a++) {
-        v128.store(ua, zero);
+        z = madd(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa), z);
+        qa += qMap;
+      }
+      let dh = zero;
+      let dg = d;
+      for (let k = 0; k < nOut; k++) {
+        dh = madd(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg), dh);
+        dg += outMap;
+      }
+      const go = v128.and(dh, f32x4.gt(z, zero));
+      if (wg) addWeightGrad(s, d, outMap, nOut, z);
+      ua = u;
+      for (let a = 0; a < na; a++) {
+        v128.store(ua, madd(v128.load32_splat(f + (<usize>a << 2)), go, v128.load(ua)));
         ua += uMap;
       }
-      for (let o = 0; o < channels; o++) {
-        let z = zero;
-        let qa = q;
-        for (let a = 0; a < na; a++) {
-          z = madd(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa), z);
-          qa += qMap;
-        }
-        let dh = zero;
-        let dg = d;
-        for (let k = 0; k < nOut; k++) {
-          dh = madd(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg), dh);
-          dg += outMap;
-        }
-        const go = v128.and(dh, f32x4.gt(z, zero));
-        if (wg) addWeightGrad(s, d, outMap, nOut, z);
-        ua = u;
-        for (let a = 0; a < na; a++) {
-          v128.store(ua, madd(v128.load32_splat(f + (<usize>a << 2)), go, v128.load(ua)));
-          ua += uMap;
-        }
-        v128.store(s, madd(go, z, v128.load(s)));
-        f += fStride;
-        g += gs;
-        s += ss;
-      }
+      v128.store(s, madd(go, z, v128.load(s)));
+      f += fStride;
+      g += gs;
+      s += ss;
     }
   }
 }
@@ -257,7 +340,7 @@ function backfuseRow(
 /**
  * SIMD, rows (y, y+1) pooled, columns [0, xs) (xs a multiple of 4 within whole windows): per channel
  * both rows' z, each window's first maximum by lane masks, the pooled gradient routed there.
- * na = 4 (the common case) keeps both rows' u in registers and forms z unrolled.
+ * na = 4: g of both rows into the g buffer, then projected in a second loop.
  */
 function backfusePoolRows(
   uPtr: usize, uMapStride: i32, uRowStride: i32, scratchPtr: usize, wg: bool,
@@ -274,6 +357,7 @@ function backfusePoolRows(
   const zero = f32x4.splat(0);
   const odd = i32x4(0, -1, 0, -1);
   const na4 = na == 4;
+  const gBuf = scratchPtr + <usize>channels * ss;
   for (let x = 0; x < xs; x += 4) {
     const q = at(qPtr, y * qRowStride + x);
     const u = at(uPtr, y * uRowStride + x);
@@ -287,9 +371,7 @@ function backfusePoolRows(
         ua += uMap;
       }
     }
-    // na = 4: u_a of the top (t) and bottom (b) row.
-    let u0t = zero, u1t = zero, u2t = zero, u3t = zero, u0b = zero, u1b = zero, u2b = zero, u3b = zero;
-    let f = fPtr, g = gPtr, gp = gpPtr, s = scratchPtr;
+    let f = fPtr, g = gPtr, gp = gpPtr, s = scratchPtr, gb = gBuf;
     for (let o = 0; o < channels; o++) {
       let zt = zero, zb = zero;
       if (na4) {
@@ -359,46 +441,31 @@ function backfusePoolRows(
       dp = v128.shuffle<f32>(dp, dp, 0, 0, 1, 1);
       dt = f32x4.add(dt, v128.and(dp, firstT));
       db = f32x4.add(db, v128.and(dp, firstB));
-      const gt = v128.and(dt, f32x4.gt(zt, zero)), gb = v128.and(db, f32x4.gt(zb, zero));
+      const gt = v128.and(dt, f32x4.gt(zt, zero)), gB = v128.and(db, f32x4.gt(zb, zero));
       if (wg) {
         addWeightGrad(s, d, outMap, nOut, zt);
         addWeightGrad(s, d + outRow, outMap, nOut, zb);
       }
       if (na4) {
-        const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
-        u0t = madd(f0, gt, u0t);
-        u1t = madd(f1, gt, u1t);
-        u2t = madd(f2, gt, u2t);
-        u3t = madd(f3, gt, u3t);
-        u0b = madd(f0, gb, u0b);
-        u1b = madd(f1, gb, u1b);
-        u2b = madd(f2, gb, u2b);
-        u3b = madd(f3, gb, u3b);
+        v128.store(gb, gt);
+        v128.store(gb, gB, 16);
       } else {
         ua = u;
         for (let a = 0; a < na; a++) {
           const fa = v128.load32_splat(f + (<usize>a << 2));
           v128.store(ua, madd(fa, gt, v128.load(ua)));
-          v128.store(ua + uRow, madd(fa, gb, v128.load(ua + uRow)));
+          v128.store(ua + uRow, madd(fa, gB, v128.load(ua + uRow)));
           ua += uMap;
         }
       }
-      v128.store(s, madd(gt, zt, madd(gb, zb, v128.load(s))));
+      v128.store(s, madd(gt, zt, madd(gB, zb, v128.load(s))));
       f += fStride;
       g += gs;
       gp += gps;
       s += ss;
+      gb += 32;
     }
-    if (na4) {
-      v128.store(u, u0t);
-      v128.store(u + uMap, u1t);
-      v128.store(u + 2 * uMap, u2t);
-      v128.store(u + 3 * uMap, u3t);
-      v128.store(u + uRow, u0b);
-      v128.store(u + uMap + uRow, u1b);
-      v128.store(u + 2 * uMap + uRow, u2b);
-      v128.store(u + 3 * uMap + uRow, u3b);
-    }
+    if (na4) projectBack(u, u + uRow, true, uMap, gBuf, fPtr, channels);
   }
 }
 

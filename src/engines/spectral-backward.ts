@@ -20,14 +20,14 @@
  * the forward's conv kernel, with the flipped pair table, gives ∂L/∂P. The transposed conv folded
  * with the concatenation is the same with a 2×2 stride-2 scatter: its adjoint
  * (`spectral_gather_f32_2x2s2`) and tap gradients (`spectral_scatter_grad_f64_2x2s2`), then
- * ∂L/∂Kt_{a,b'} = Σ_b M[b,b'] ∂L/∂K'_{a,b}. Q̃ is recomputed from the kept P maps and means.
+ * ∂L/∂Kt_{a,b'} = Σ_b M[b,b'] ∂L/∂K'_{a,b}. Q̃ is the forward's, kept centred per conv.
  */
 import { dctBasis } from '../dct.js';
 import type { FrLayer } from '../model.js';
 import { UNET_DEPTH } from '../model.js';
 import type { Exec } from './spectral-exec.js';
-import { mapsAt, NO_TARGET, projectImage, spatialConv, upsampledOffset, type Target } from './spectral-forward.js';
-import { backScratchFloats, interior, type Level, type SizePlan } from './spectral-size.js';
+import { mapsAt, NO_TARGET, projectImage, upsampledOffset, type Target } from './spectral-forward.js';
+import { backScratchFloats, interior, qMapsOf, type Level, type SizePlan } from './spectral-size.js';
 import type { ConvStage, ScatterStage, SpectralTables } from './spectral-tables.js';
 
 /** Raw tap gradients of one backward pass, per stage, float64. */
@@ -42,18 +42,10 @@ export interface TapGradients {
   outcW?: Float64Array;
 }
 
-/** Q̃ of a conv again: its spatial convs, centred with the forward's means (bit-identical to the forward's). */
-function recomputeQ(ex: Exec, c: ConvStage, L: Level, P: number): void {
-  spatialConv(ex, c, L, P);
-  const na = c.f.outFreqs.length;
-  ex.rows(L.h, 1, (y0, y1) => ['spectral_center_cov_f64', 0, interior(L, L.Q), L.mapSize, L.stride, c.meanPtr, na, L.w, y0, y1]);
-}
-
 /** ∂L/∂Q of a normed ReLU conv into L's dQ maps, from its consumers' gradients. */
-function normBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P: number, sp: SizePlan, out: Target, pool: Target, grads?: TapGradients): void {
+function normBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, sp: SizePlan, out: Target, pool: Target, grads?: TapGradients): void {
   const na = c.f.outFreqs.length, cout = c.f.cout;
-  const dQ = interior(L, L.grads!.dQ), q = interior(L, L.Q);
-  recomputeQ(ex, c, L, P);
+  const dQ = interior(L, L.grads!.dQ), q = interior(L, qMapsOf(L, c));
   const slot = t.channelsMax, wSlot = t.model.arch.width * t.model.arch.classes;
   ex.f64(sp.normSums, ex.shares * slot).fill(0);
   if (grads) ex.f64(sp.outcGrads, ex.shares * wSlot).fill(0);
@@ -141,24 +133,24 @@ export function backward(ex: Exec, t: SpectralTables, sp: SizePlan, input: Float
   // consumer is outc, dense: ∂L/∂logits with G = Wᵀ, and its weight gradient summed on the way.
   for (let l = 0; l < UNET_DEPTH; l++) {
     const L = levels[l], u = ups[l], G = L.grads!;
-    if (l === 0) normBack(ex, t, u.conv2, L, L.in.up2, sp, mapsAt(L, sp.dLogits, t.toLogits), NO_TARGET, grads);
-    else normBack(ex, t, u.conv2, L, L.in.up2, sp, mapsAt(L, G.dA, t.toTransposed[l - 1]), NO_TARGET);
+    if (l === 0) normBack(ex, t, u.conv2, L, sp, mapsAt(L, sp.dLogits, t.toLogits), NO_TARGET, grads);
+    else normBack(ex, t, u.conv2, L, sp, mapsAt(L, G.dA, t.toTransposed[l - 1]), NO_TARGET);
     convBack(ex, t, u.conv2, L, L.in.up2, sp, G.dB, grads);
-    normBack(ex, t, u.conv1, L, L.in.up1, sp, mapsAt(L, G.dB, t.upNext[l]), NO_TARGET);
+    normBack(ex, t, u.conv1, L, sp, mapsAt(L, G.dB, t.upNext[l]), NO_TARGET);
     convBack(ex, t, u.conv1, L, L.in.up1, sp, G.dS, grads);
     scatterBack(ex, t, l, sp, levels[l + 1].grads!.dA, grads);
   }
   // Down stages, from the bottom up: ∂L/∂P of the level's consumer arrives in dA.
   for (let l = UNET_DEPTH; l >= 0; l--) {
     const L = levels[l], d = down[l], G = L.grads!;
-    if (l === UNET_DEPTH) normBack(ex, t, d.conv2, L, L.in.down2, sp, mapsAt(L, G.dA, t.toTransposed[l - 1]), NO_TARGET);
+    if (l === UNET_DEPTH) normBack(ex, t, d.conv2, L, sp, mapsAt(L, G.dA, t.toTransposed[l - 1]), NO_TARGET);
     else {
       const B = levels[l + 1];
-      normBack(ex, t, d.conv2, L, L.in.down2, sp, mapsAt(L, G.dS, t.skipShare[l]), mapsAt(B, B.grads!.dA, t.pooled[l]));
+      normBack(ex, t, d.conv2, L, sp, mapsAt(L, G.dS, t.skipShare[l]), mapsAt(B, B.grads!.dA, t.pooled[l]));
     }
     convBack(ex, t, d.conv2, L, L.in.down2, sp, G.dB, grads);
     if (l === 0) projectImage(ex, t, sp, input); // into dS, spent now (spectral-size.ts)
-    normBack(ex, t, d.conv1, L, L.in.down1, sp, mapsAt(L, G.dB, t.downNext[l]), NO_TARGET);
+    normBack(ex, t, d.conv1, L, sp, mapsAt(L, G.dB, t.downNext[l]), NO_TARGET);
     convBack(ex, t, d.conv1, L, L.in.down1, sp, l > 0 ? G.dA : 0, grads);
   }
   return grads;

@@ -8,13 +8,13 @@
  * The transposed conv and the upsampled half of the concatenation are one 2×2 stride-2 scatter
  * into the up stage's input maps (`spectral_scatter_f32_2x2s2`).
  *
- * What the backward pass needs stays behind: each conv's input maps (in a training plan), its Q
- * means and its norm table F.
+ * What the backward pass needs stays behind: each conv's input maps and centred Q (in a training
+ * plan), its Q means and its norm table F.
  */
 import { UNET_DEPTH } from '../model.js';
 import { NORM_EPS } from './reference.js';
 import type { Exec } from './spectral-exec.js';
-import { interior, type Level, type SizePlan } from './spectral-size.js';
+import { interior, qMapsOf, type Level, type SizePlan } from './spectral-size.js';
 import type { Consumer, ConvStage, SpectralTables } from './spectral-tables.js';
 
 /** A planar map set a fused pass writes: pointer to pixel (0, 0) of map 0, strides, consumer table. */
@@ -29,7 +29,7 @@ export function mapsAt(L: Level, buf: number, c: Consumer): Target {
 export interface FuseSource { ptr: number; mapStride: number; rowStride: number; na: number; fPtr: number; channels: number }
 
 export function fromQ(c: ConvStage, L: Level): FuseSource {
-  return { ptr: interior(L, L.Q), mapStride: L.mapSize, rowStride: L.stride, na: c.f.outFreqs.length, fPtr: c.fPtr, channels: c.f.cout };
+  return { ptr: interior(L, qMapsOf(L, c)), mapStride: L.mapSize, rowStride: L.stride, na: c.f.outFreqs.length, fPtr: c.fPtr, channels: c.f.cout };
 }
 
 /** The fused pass over planar maps: expand (→ ReLU) (→ 2×2 max-pool) → project on the targets. */
@@ -45,7 +45,7 @@ export function fuse(ex: Exec, src: FuseSource, L: { w: number; h: number }, out
 
 /** Spatial convs P → Q at a level (Q_a = Σ_b K_ab ⋆ P_b). */
 export function spatialConv(ex: Exec, c: ConvStage, L: Level, P: number): void {
-  const q = interior(L, L.Q), p = interior(L, P);
+  const q = interior(L, qMapsOf(L, c)), p = interior(L, P);
   ex.rows(L.h, 1, (y0, y1) => ['spectral_conv2d_f32_3x3p1', q, L.mapSize, p, L.mapSize, L.stride, c.pairsPtr, c.tapsPtr, c.nPairs, c.f.outFreqs.length, L.w, y0, y1]);
 }
 
@@ -56,7 +56,7 @@ export function convNorm(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P:
   const na = c.f.outFreqs.length;
   spatialConv(ex, c, L, P);
   if (na === 0) return;
-  const q = interior(L, L.Q);
+  const q = interior(L, qMapsOf(L, c));
   const n = L.w * L.h;
   ex.f64(sp.sums, shares * naMax).fill(0);
   ex.rows(L.h, 1, (y0, y1, s) => ['spectral_sum_f64', sp.sums + s * naMax * 8, q, L.mapSize, L.stride, na, L.w, y0, y1]);

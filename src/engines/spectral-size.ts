@@ -5,15 +5,15 @@
  * Maps are float32 planes with a one-pixel zero border (row stride w + 2) so the 3×3 convs read
  * their padding; kernels write interiors only, so borders stay zero. For inference each level
  * has one P, one Q and (above the bottom) one S buffer, and the convs of a level take turns in
- * them. For training every conv keeps its own input maps (P) through the backward pass, Q is
- * recomputed from them, and each level adds the backward's maps: dQ (with a zero border: the
+ * them. For training every conv keeps its own input maps (P) and its centred Q through the
+ * backward pass, and each level adds the backward's maps: dQ (with a zero border: the
  * transposed correlation reads it), two transit buffers for ∂L/∂P, and dS, the up stage's input
  * gradient, which waits for the skip's producer.
  */
 import { UNET_DEPTH } from '../model.js';
 import type { Arena } from '../wasm/instance.js';
 import { levelSizes } from './spectral-plan.js';
-import type { SpectralTables } from './spectral-tables.js';
+import type { ConvStage, SpectralTables } from './spectral-tables.js';
 
 /** Where each conv of a level reads its input maps (byte offsets of map 0, pixel (-1, -1)). */
 export interface LevelInputs {
@@ -41,7 +41,10 @@ export interface Level {
   h: number;
   stride: number; // row stride of every map at this level (w + 2)
   mapSize: number; // (h + 2)·stride
+  /** Inference: the Q maps the level's convs take turns in (0 in a training plan). */
   Q: number;
+  /** Training: each conv's own Q maps, left centred by the forward pass for the backward. */
+  keptQ?: Map<ConvStage, number>;
   in: LevelInputs;
   grads?: LevelGrads;
 }
@@ -61,7 +64,7 @@ export interface SizePlan {
   covs: number; // (shares, naMax, naMax) float64
   /** Training: per-share per-channel sums of g·z, (shares, channelsMax) float64. */
   normSums: number;
-  /** Training: per-share scratch of spectral_backfuse_f32, (shares, 4·(1 + classes)·channelsMax) float32. */
+  /** Training: per-share scratch of spectral_backfuse_f32, (shares, 4·(3 + classes)·channelsMax) float32. */
   backScratch: number;
   /** Training: per-share dense outc weight gradient, (shares, width, classes) float64. */
   outcGrads: number;
@@ -80,12 +83,17 @@ export const IMAGE_BAND_ROWS = 64;
 
 /** Floats of spectral_backfuse_f32's scratch per thread, with the outc weight gradient (twin: assembly/spectral_backward.ts). */
 export function backScratchFloats(t: SpectralTables): number {
-  return 4 * (1 + t.model.arch.classes) * t.channelsMax;
+  return 4 * (3 + t.model.arch.classes) * t.channelsMax;
 }
 
 /** float64 values per share of the loss's sums: 4 in its first pass, one per class in its second. */
 export function lossSlot(classes: number): number {
   return Math.max(4, classes);
+}
+
+/** The Q maps of a conv at a level: its own in a training plan, else the level's shared ones. */
+export function qMapsOf(L: Level, c: ConvStage): number {
+  return L.keptQ?.get(c) ?? L.Q;
 }
 
 /** Pointer to pixel (0, 0) of map 0 of a buffer at a level. */
@@ -117,7 +125,9 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
       l < UNET_DEPTH ? Math.max(ups[l].conv1.f.outFreqs.length, ups[l].conv2.f.outFreqs.length) : 0,
       l === 0 && outc ? outc.f.outFreqs.length : 0,
     );
-    const Q = maps(nQ);
+    const convs = [down[l].conv1, down[l].conv2, ...(l < UNET_DEPTH ? [ups[l].conv1, ups[l].conv2] : [])];
+    const Q = train ? 0 : maps(nQ);
+    const keptQ = train ? new Map(convs.map((c) => [c, maps(c.f.outFreqs.length)])) : undefined;
     const S = l < UNET_DEPTH ? maps(nIn.up1) : 0;
     let inputs: LevelInputs;
     if (!train) {
@@ -139,7 +149,7 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
     // Training, level 0: the image's projection lives in dS until the backward needs dS, and is
     // projected again after dS is spent (spectral-backward.ts), so it takes no maps of its own.
     if (train && l === 0) inputs.down1 = grads!.dS;
-    return { w, h, stride, mapSize, Q, in: inputs, grads };
+    return { w, h, stride, mapSize, Q, keptQ, in: inputs, grads };
   });
   const L0 = levels[0];
   const logits = train ? arena.allocF32(classes * L0.mapSize) : L0.in.outc;

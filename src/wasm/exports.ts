@@ -176,7 +176,8 @@ export interface KernelExports {
    * pixel's 2×2 window, when pooling), g_o = ∂L/∂h_o where z_o > 0 (else 0); writes
    * u_a = Σ_o F[o,a]·g_o and adds sums[o] += Σ g_o·z_o (float64); with
    * wgradPtr ≠ 0 also wgrad[o·nOut + g] += Σ out_g·ReLU(z_o) (float64: a dense consumer's weight
-   * gradient). Scratch: 4·(1 + nOut)·channels floats per thread, unused by the twin. With
+   * gradient). Scratch per thread, unused by the twin: (4·(1 + nOut) with wgradPtr ≠ 0, else 4)·channels
+   * floats of per-lane sums, then 8·channels floats of g. With
    * nPool > 0 rows go in pairs (y0 even) as in spectral_fuse_f32. Tables as spectral_fuse_f32's.
    */
   spectral_backfuse_f32(
