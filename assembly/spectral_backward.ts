@@ -198,6 +198,24 @@ function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, gBuf: usize, 
   v128.store(uA + 3 * uMap, a3);
 }
 
+/** g_o of four pixels for na = nOut = 4 (q and ∂L/∂P' in registers) into gb; g_o·z_o added to the lanes at s. */
+// @ts-ignore: decorator
+@inline function gradChannel4(
+  f: usize, g: usize, s: usize, gb: usize, q0: v128, q1: v128, q2: v128, q3: v128, d0: v128, d1: v128, d2: v128, d3: v128,
+): void {
+  const z = f32x4.add(
+    madd(v128.load32_splat(f), q0, f32x4.mul(v128.load32_splat(f, 4), q1)),
+    madd(v128.load32_splat(f, 8), q2, f32x4.mul(v128.load32_splat(f, 12), q3)),
+  );
+  const dh = f32x4.add(
+    madd(v128.load32_splat(g), d0, f32x4.mul(v128.load32_splat(g, 4), d1)),
+    madd(v128.load32_splat(g, 8), d2, f32x4.mul(v128.load32_splat(g, 12), d3)),
+  );
+  const go = v128.and(dh, f32x4.gt(z, f32x4.splat(0)));
+  v128.store(gb, go);
+  v128.store(s, madd(go, z, v128.load(s)));
+}
+
 /** g_o of four pixels (q, d at their first map) into the g buffer at gOut (32-byte steps), Σ g·z and the weight gradient into the lanes; na = 4. */
 function gradColumn(
   gOut: usize, scratchPtr: usize, ss: usize, wg: bool,
@@ -209,47 +227,38 @@ function gradColumn(
   let f = fPtr, g = gPtr, s = scratchPtr, gb = gOut;
   if (nOut == 4 && !wg) {
     const d0 = v128.load(d), d1 = v128.load(d + outMap), d2 = v128.load(d + 2 * outMap), d3 = v128.load(d + 3 * outMap);
+    // Two channels a step (tables, lanes and g buffer all 16 bytes a channel here, g 32).
     let o = 0;
     for (; o + 2 <= channels; o += 2) {
-      const z = f32x4.add(
-        madd(v128.load32_splat(f), q0, f32x4.mul(v128.load32_splat(f, 4), q1)),
-        madd(v128.load32_splat(f, 8), q2, f32x4.mul(v128.load32_splat(f, 12), q3)),
-      );
-      const dh = f32x4.add(
-        madd(v128.load32_splat(g), d0, f32x4.mul(v128.load32_splat(g, 4), d1)),
-        madd(v128.load32_splat(g, 8), d2, f32x4.mul(v128.load32_splat(g, 12), d3)),
-      );
-      const go = v128.and(dh, f32x4.gt(z, zero));
-      v128.store(gb, go);
-      v128.store(s, madd(go, z, v128.load(s)));
-      const z1 = f32x4.add(
-        madd(v128.load32_splat(f, 16), q0, f32x4.mul(v128.load32_splat(f, 20), q1)),
-        madd(v128.load32_splat(f, 24), q2, f32x4.mul(v128.load32_splat(f, 28), q3)),
-      );
-      const dh1 = f32x4.add(
-        madd(v128.load32_splat(g, 16), d0, f32x4.mul(v128.load32_splat(g, 20), d1)),
-        madd(v128.load32_splat(g, 24), d2, f32x4.mul(v128.load32_splat(g, 28), d3)),
-      );
-      const go1 = v128.and(dh1, f32x4.gt(z1, zero));
-      v128.store(gb, go1, 32);
-      v128.store(s, madd(go1, z1, v128.load(s, 16)), 16);
+      gradChannel4(f, g, s, gb, q0, q1, q2, q3, d0, d1, d2, d3);
+      gradChannel4(f + 16, g + 16, s + 16, gb + 32, q0, q1, q2, q3, d0, d1, d2, d3);
       f += 32;
       g += 32;
       s += 32;
       gb += 64;
     }
-    if (o < channels) {
+    if (o < channels) gradChannel4(f, g, s, gb, q0, q1, q2, q3, d0, d1, d2, d3);
+    return;
+  }
+  if (nOut == 2 && wg) {
+    // A dense 2-class consumer with its weight gradient (outc of a 2-class model).
+    const d0 = v128.load(d), d1 = v128.load(d + outMap);
+    for (let o = 0; o < channels; o++) {
       const z = f32x4.add(
         madd(v128.load32_splat(f), q0, f32x4.mul(v128.load32_splat(f, 4), q1)),
         madd(v128.load32_splat(f, 8), q2, f32x4.mul(v128.load32_splat(f, 12), q3)),
       );
-      const dh = f32x4.add(
-        madd(v128.load32_splat(g), d0, f32x4.mul(v128.load32_splat(g, 4), d1)),
-        madd(v128.load32_splat(g, 8), d2, f32x4.mul(v128.load32_splat(g, 12), d3)),
-      );
+      const dh = madd(v128.load32_splat(g, 4), d1, f32x4.mul(v128.load32_splat(g), d0));
       const go = v128.and(dh, f32x4.gt(z, zero));
+      const h = f32x4.pmax(zero, z);
+      v128.store(s, madd(d0, h, v128.load(s, 16)), 16);
+      v128.store(s, madd(d1, h, v128.load(s, 32)), 32);
       v128.store(gb, go);
       v128.store(s, madd(go, z, v128.load(s)));
+      f += 16;
+      g += gs;
+      s += ss;
+      gb += 32;
     }
     return;
   }
@@ -558,6 +567,7 @@ function convGrad(
     for (let y = y0; y < y1; y++) {
       const d = at(dqPtr, a * dqMapStride + y * rowStride);
       const r0 = at(pPtr, b * pMapStride + y * rowStride - 1) - row, r1 = r0 + row, r2 = r1 + row;
+      // Taps of kernel rows 0 and 1, then of row 2: nine accumulators at once do not fit x64's registers.
       let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0;
       for (let x = 0; x < xs; x += 4) {
         const o = <usize>x << 2;
@@ -568,6 +578,10 @@ function convGrad(
         s3 = f32x4.add(s3, f32x4.mul(g, v128.load(r1 + o)));
         s4 = f32x4.add(s4, f32x4.mul(g, v128.load(r1 + o, 4)));
         s5 = f32x4.add(s5, f32x4.mul(g, v128.load(r1 + o, 8)));
+      }
+      for (let x = 0; x < xs; x += 4) {
+        const o = <usize>x << 2;
+        const g = v128.load(d + o);
         s6 = f32x4.add(s6, f32x4.mul(g, v128.load(r2 + o)));
         s7 = f32x4.add(s7, f32x4.mul(g, v128.load(r2 + o, 4)));
         s8 = f32x4.add(s8, f32x4.mul(g, v128.load(r2 + o, 8)));

@@ -230,14 +230,16 @@ t.test('spectral_backfuse_f32 against its twins', async (t) => {
   const r = rng(91);
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
   for (let n = 0; n < 40; n++) {
-    const w = n < 3 ? [12, 13, 17][n] : n < 7 ? [16, 17, 9, 24][n - 3] : pick([1, 3, 4, 5, 7, 8, 9, 12, 13, 17, 24]), h = n < 7 ? [4, 5, 6, 5, 4, 3, 6][n] : pick([1, 2, 3, 5, 6]);
+    const w = n < 3 ? [12, 13, 17][n] : n < 7 ? [16, 17, 9, 24][n - 3] : n < 9 ? [13, 24][n - 7] : pick([1, 3, 4, 5, 7, 8, 9, 12, 13, 17, 24]), h = n < 9 ? [4, 5, 6, 5, 4, 3, 6, 3, 5][n] : pick([1, 2, 3, 5, 6]);
     // n < 3: the two-loop path (na = nOut = 4, no pooling, no weight gradient), blocks of 8 columns and a last 4;
     // 3 ≤ n < 7: the pooled register path (na = 4; nOut = nPool = 4 as in the upstream model, then others)
-    const common = n < 3, pooled4 = n >= 3 && n < 7;
-    const na = common || pooled4 ? 4 : pick([1, 3, 4, 4, 5]);
-    const nOut = common || n === 3 || n === 4 ? 4 : pooled4 ? [1, 5][n - 5] : pick([1, 2, 4, 5]);
-    const nPool = common ? 0 : pooled4 ? [4, 4, 3, 6][n - 3] : n % 3 === 0 ? 0 : pick([1, 3, 4, 6]);
-    const channels = pooled4 ? [7, 4, 1, 7][n - 3] : pick([1, 4, 7]), wgrad = !common && (pooled4 ? n === 6 : n % 4 !== 3); // with and without the dense consumer's weight gradient
+    // 7 ≤ n < 9: a 2-class dense consumer with its weight gradient (outc of the upstream model)
+    const common = n < 3, pooled4 = n >= 3 && n < 7, outc2 = n >= 7 && n < 9;
+    const na = common || pooled4 || outc2 ? 4 : pick([1, 3, 4, 4, 5]);
+    const nOut = common || n === 3 || n === 4 ? 4 : pooled4 ? [1, 5][n - 5] : outc2 ? 2 : pick([1, 2, 4, 5]);
+    const nPool = common || outc2 ? 0 : pooled4 ? [4, 4, 3, 6][n - 3] : n % 3 === 0 ? 0 : pick([1, 3, 4, 6]);
+    const channels = pooled4 ? [7, 4, 1, 7][n - 3] : outc2 ? [5, 8][n - 7] : pick([1, 4, 7]);
+    const wgrad = !common && (pooled4 ? n === 6 : outc2 || n % 4 !== 3); // with and without the dense consumer's weight gradient
     const y0 = h > 2 && n % 2 ? 2 : 0, y1 = h;
     const G = geometry(w, h), Gp = geometry(w >> 1, h >> 1);
     const f64s = channels + (wgrad ? channels * nOut : 0);
