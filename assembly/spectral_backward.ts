@@ -33,7 +33,7 @@ import { madd } from './madd';
 // which the host sums from the u maps.)
 // The first maximum of a window in row-major order takes the pooled gradient (PyTorch's rule).
 // Scratch (SIMD kernel), per thread: per-lane row sums, 4·(1 + nOut)·channels floats with a weight
-// gradient (else 4·channels), then g of a block of pixels, 8·channels floats.
+// gradient (else 4·channels), then g of a block of pixels, 16·channels floats.
 // ---------------------------------------------------------------------------------------------
 
 // @ts-ignore: decorator
@@ -157,7 +157,7 @@ function foldSums(sumsPtr: usize, wgradPtr: usize, scratchPtr: usize, channels: 
 // and each channel waits on a store-to-load round trip.
 
 /** u_a at pixels uA (and uB if two) = Σ_o F[o,a] g_o, g_o from the g buffer (32 bytes per channel); na = 4. */
-function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, gBuf: usize, fPtr: usize, channels: i32): void {
+function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, gBuf: usize, gStride: usize, fPtr: usize, channels: i32): void {
   const zero = f32x4.splat(0);
   let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
   let f = fPtr, gb = gBuf;
@@ -175,7 +175,7 @@ function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, gBuf: usize, 
       b2 = madd(f2, gB, b2);
       b3 = madd(f3, gB, b3);
       f += 16;
-      gb += 32;
+      gb += gStride;
     }
     v128.store(uB, b0);
     v128.store(uB + uMap, b1);
@@ -189,7 +189,7 @@ function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, gBuf: usize, 
       a2 = madd(v128.load32_splat(f, 8), ga, a2);
       a3 = madd(v128.load32_splat(f, 12), ga, a3);
       f += 16;
-      gb += 32;
+      gb += gStride;
     }
   }
   v128.store(uA, a0);
@@ -302,7 +302,7 @@ function backfuseRow(
       const q = at(qPtr, y * qRowStride + x), d = at(outPtr, y * outRowStride + x), u = at(uPtr, y * uRowStride + x);
       gradColumn(gBuf, scratchPtr, ss, wg, d, outMap, nOut, gPtr, gs, q, qMap, fPtr, channels);
       if (two) gradColumn(gBuf + 16, scratchPtr, ss, wg, d + 16, outMap, nOut, gPtr, gs, q + 16, qMap, fPtr, channels);
-      projectBack(u, u + 16, two, uMap, gBuf, fPtr, channels);
+      projectBack(u, u + 16, two, uMap, gBuf, 32, fPtr, channels);
     }
     return;
   }
@@ -347,6 +347,79 @@ function backfuseRow(
 }
 
 /**
+ * g of a pooled row pair (y, y+1), eight columns (four windows), for na = nOut = nPool = 4 without a
+ * weight gradient (the upstream model's pooled convs): the tables' values and the pooled
+ * gradient serve four vectors. Into the g buffer at gOut, 64 bytes a channel: top and bottom of
+ * columns 0–3, then of columns 4–7; Σ g·z into the lanes.
+ */
+function gradPoolQuad4(
+  gOut: usize, scratchPtr: usize,
+  d: usize, outMap: usize, outRow: usize, gPtr: usize,
+  pw: usize, poolMap: usize, gpPtr: usize,
+  q: usize, qMap: usize, qRow: usize, fPtr: usize, channels: i32,
+): void {
+  let f = fPtr, g = gPtr, gp = gpPtr, s = scratchPtr, gb = gOut;
+  for (let o = 0; o < channels; o++) {
+    const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
+    const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4), g2 = v128.load32_splat(g, 8), g3 = v128.load32_splat(g, 12);
+    // The pooled gradient of the four windows, then spread to their pairs of columns.
+    const dp = f32x4.add(
+      madd(v128.load32_splat(gp), v128.load(pw), f32x4.mul(v128.load32_splat(gp, 4), v128.load(pw + poolMap))),
+      madd(v128.load32_splat(gp, 8), v128.load(pw + 2 * poolMap), f32x4.mul(v128.load32_splat(gp, 12), v128.load(pw + 3 * poolMap))),
+    );
+    let gz = v128.load(s);
+    gz = gradPoolVector(gz, gb, q, qMap, qRow, d, outMap, outRow, f0, f1, f2, f3, g0, g1, g2, g3, v128.shuffle<f32>(dp, dp, 0, 0, 1, 1));
+    gz = gradPoolVector(gz, gb + 32, q + 16, qMap, qRow, d + 16, outMap, outRow, f0, f1, f2, f3, g0, g1, g2, g3, v128.shuffle<f32>(dp, dp, 2, 2, 3, 3));
+    v128.store(s, gz);
+    f += 16;
+    g += 16;
+    gp += 16;
+    s += 16;
+    gb += 64;
+  }
+}
+
+/** One vector of gradPoolQuad4 (four columns, two windows, both rows): g into gb and gb + 16; returns gz + g_b·z_b + g_t·z_t. */
+// @ts-ignore: decorator
+@inline function gradPoolVector(
+  gz: v128, gb: usize, q: usize, qMap: usize, qRow: usize, d: usize, outMap: usize, outRow: usize,
+  f0: v128, f1: v128, f2: v128, f3: v128, g0: v128, g1: v128, g2: v128, g3: v128, dp: v128,
+): v128 {
+  const zero = f32x4.splat(0);
+  const odd = i32x4(0, -1, 0, -1);
+  const zt = f32x4.add(
+    madd(f0, v128.load(q), f32x4.mul(f1, v128.load(q + qMap))),
+    madd(f2, v128.load(q + 2 * qMap), f32x4.mul(f3, v128.load(q + 3 * qMap))),
+  );
+  const zb = f32x4.add(
+    madd(f0, v128.load(q + qRow), f32x4.mul(f1, v128.load(q + qMap + qRow))),
+    madd(f2, v128.load(q + 2 * qMap + qRow), f32x4.mul(f3, v128.load(q + 3 * qMap + qRow))),
+  );
+  let dt = f32x4.add(
+    madd(g0, v128.load(d), f32x4.mul(g1, v128.load(d + outMap))),
+    madd(g2, v128.load(d + 2 * outMap), f32x4.mul(g3, v128.load(d + 3 * outMap))),
+  );
+  let db = f32x4.add(
+    madd(g0, v128.load(d + outRow), f32x4.mul(g1, v128.load(d + outMap + outRow))),
+    madd(g2, v128.load(d + 2 * outMap + outRow), f32x4.mul(g3, v128.load(d + 3 * outMap + outRow))),
+  );
+  const m = f32x4.pmax(
+    f32x4.pmax(zt, v128.shuffle<f32>(zt, zt, 1, 0, 3, 2)),
+    f32x4.pmax(zb, v128.shuffle<f32>(zb, zb, 1, 0, 3, 2)),
+  );
+  const et = f32x4.eq(zt, m), eb = f32x4.eq(zb, m);
+  const tl = v128.shuffle<i32>(et, et, 0, 0, 2, 2), tr = v128.shuffle<i32>(et, et, 1, 1, 3, 3), bl = v128.shuffle<i32>(eb, eb, 0, 0, 2, 2);
+  const firstT = v128.andnot(et, v128.and(tl, odd));
+  const firstB = v128.andnot(v128.andnot(eb, v128.or(tl, tr)), v128.and(bl, odd));
+  dt = f32x4.add(dt, v128.and(dp, firstT));
+  db = f32x4.add(db, v128.and(dp, firstB));
+  const gt = v128.and(dt, f32x4.gt(zt, zero)), gB = v128.and(db, f32x4.gt(zb, zero));
+  v128.store(gb, gt);
+  v128.store(gb, gB, 16);
+  return madd(gt, zt, madd(gB, zb, gz));
+}
+
+/**
  * SIMD, rows (y, y+1) pooled, columns [0, xs) (xs a multiple of 4 within whole windows): per channel
  * both rows' z, each window's first maximum by lane masks, the pooled gradient routed there.
  * na = 4: g of both rows into the g buffer, then projected in a second loop.
@@ -367,11 +440,19 @@ function backfusePoolRows(
   const odd = i32x4(0, -1, 0, -1);
   const na4 = na == 4;
   const gBuf = scratchPtr + <usize>channels * ss;
+  const quad = na4 && nOut == 4 && nPool == 4 && !wg;
   for (let x = 0; x < xs; x += 4) {
     const q = at(qPtr, y * qRowStride + x);
     const u = at(uPtr, y * uRowStride + x);
     const d = at(outPtr, y * outRowStride + x);
     const pw = at(poolPtr, (y >> 1) * poolRowStride + (x >> 1));
+    if (quad && x + 8 <= xs) {
+      gradPoolQuad4(gBuf, scratchPtr, d, outMap, outRow, gPtr, pw, poolMap, gpPtr, q, qMap, qRow, fPtr, channels);
+      projectBack(u, u + uRow, true, uMap, gBuf, 64, fPtr, channels);
+      projectBack(u + 16, u + 16 + uRow, true, uMap, gBuf + 32, 64, fPtr, channels);
+      x += 4;
+      continue;
+    }
     let ua = u;
     if (!na4) {
       for (let a = 0; a < na; a++) {
@@ -474,7 +555,7 @@ function backfusePoolRows(
       s += ss;
       gb += 32;
     }
-    if (na4) projectBack(u, u + uRow, true, uMap, gBuf, fPtr, channels);
+    if (na4) projectBack(u, u + uRow, true, uMap, gBuf, 32, fPtr, channels);
   }
 }
 
