@@ -14,7 +14,7 @@ export { pad_concat_f32, pad_concat_f32_ref } from './concat';
 export { argmax_f32_u8, argmax_f32_u8_ref } from './argmax';
 export * from './spectral';
 export {
-  spectral_backfuse_f32, spectral_backfuse_f32_ref, spectral_norm_grad_f32, spectral_norm_grad_f32_ref,
+  spectral_backfuse_f32, spectral_backfuse_f32_ref,
   spectral_conv2d_grad_f64_3x3p1, spectral_conv2d_grad_f64_3x3p1_ref, spectral_gather_f32_2x2s2, spectral_gather_f32_2x2s2_ref,
   spectral_scatter_grad_f64_2x2s2, spectral_scatter_grad_f64_2x2s2_ref, spectral_softmax_f32, spectral_softmax_grad_f32,
 } from './spectral_backward';

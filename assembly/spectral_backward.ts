@@ -589,123 +589,119 @@ export function spectral_backfuse_f32(
 }
 
 // ---------------------------------------------------------------------------------------------
-// spectral_norm_grad_f32: the rest of the norm's Jacobian on the maps,
-//   dq_a ← dq_a − c_a − Σ_b M[a,b] q_b       (in place; c (na), M (na, na))
-// ---------------------------------------------------------------------------------------------
-
-function normGrad(dqPtr: usize, qPtr: usize, mapStride: i32, rowStride: i32, cPtr: usize, mPtr: usize, na: i32, width: i32, y0: i32, y1: i32, xs: i32): void {
-  const map = <usize>mapStride << 2;
-  for (let y = y0; y < y1; y++) {
-    // Columns in blocks of 4 (SIMD) then one by one; each a reads every q_b, never another dq.
-    for (let x = 0; x < xs; x += 4) {
-      const q = at(qPtr, y * rowStride + x);
-      let d = at(dqPtr, y * rowStride + x);
-      for (let a = 0; a < na; a++) {
-        let v = f32x4.sub(v128.load(d), v128.load32_splat(at(cPtr, a)));
-        let qb = q;
-        for (let b = 0; b < na; b++) {
-          v = f32x4.sub(v, f32x4.mul(v128.load32_splat(at(mPtr, a * na + b)), v128.load(qb)));
-          qb += map;
-        }
-        v128.store(d, v);
-        d += map;
-      }
-    }
-    for (let x = xs; x < width; x++) {
-      for (let a = 0; a < na; a++) {
-        const d = at(dqPtr, a * mapStride + y * rowStride + x);
-        let v = load<f32>(d) - load<f32>(at(cPtr, a));
-        for (let b = 0; b < na; b++) v -= load<f32>(at(mPtr, a * na + b)) * load<f32>(at(qPtr, b * mapStride + y * rowStride + x));
-        store<f32>(d, v);
-      }
-    }
-  }
-}
-
-export function spectral_norm_grad_f32(dqPtr: usize, qPtr: usize, mapStride: i32, rowStride: i32, cPtr: usize, mPtr: usize, na: i32, width: i32, y0: i32, y1: i32): void {
-  normGrad(dqPtr, qPtr, mapStride, rowStride, cPtr, mPtr, na, width, y0, y1, width & ~3);
-}
-
-export function spectral_norm_grad_f32_ref(dqPtr: usize, qPtr: usize, mapStride: i32, rowStride: i32, cPtr: usize, mPtr: usize, na: i32, width: i32, y0: i32, y1: i32): void {
-  normGrad(dqPtr, qPtr, mapStride, rowStride, cPtr, mPtr, na, width, y0, y1, 0);
-}
-
-// ---------------------------------------------------------------------------------------------
-// spectral_conv2d_grad_f64_3x3p1: tap gradients of the spatial convs,
+// spectral_conv2d_grad_f64_3x3p1: the rest of the norm's Jacobian on dq, in place, then the tap
+// gradients of the spatial convs, by bands of rows (corrected, then correlated while in cache):
+//   dq_a ← dq_a − c_a − Σ_b M[a,b] q_b        (a < na; c (na), M (na, na) float32; q in dq's geometry)
 //   acc[p, ky, kx] += Σ_{y,x} dq_a(y, x) p_b(y + ky − 1, x + kx − 1),  p = (a, b)
 // float32 products summed per row in float32 lanes, rows summed in float64.
 // ---------------------------------------------------------------------------------------------
 
+/** Rows of dq corrected at a time, then correlated pair by pair while they are in cache. */
+// @ts-ignore: decorator
+@inline const CONV_GRAD_BAND = 16;
+
+/** The norm's Jacobian on row y of the dq maps (SIMD for columns [0, xs), then one by one). */
+function normGradRow(dqPtr: usize, qPtr: usize, mapStride: i32, rowStride: i32, cPtr: usize, mPtr: usize, na: i32, width: i32, y: i32, xs: i32): void {
+  const map = <usize>mapStride << 2;
+  // Each a reads every q_b, never another dq.
+  for (let x = 0; x < xs; x += 4) {
+    const q = at(qPtr, y * rowStride + x);
+    let d = at(dqPtr, y * rowStride + x);
+    for (let a = 0; a < na; a++) {
+      let v = f32x4.sub(v128.load(d), v128.load32_splat(at(cPtr, a)));
+      let qb = q;
+      for (let b = 0; b < na; b++) {
+        v = f32x4.sub(v, f32x4.mul(v128.load32_splat(at(mPtr, a * na + b)), v128.load(qb)));
+        qb += map;
+      }
+      v128.store(d, v);
+      d += map;
+    }
+  }
+  for (let x = xs; x < width; x++) {
+    for (let a = 0; a < na; a++) {
+      const d = at(dqPtr, a * mapStride + y * rowStride + x);
+      let v = load<f32>(d) - load<f32>(at(cPtr, a));
+      for (let b = 0; b < na; b++) v -= load<f32>(at(mPtr, a * na + b)) * load<f32>(at(qPtr, b * mapStride + y * rowStride + x));
+      store<f32>(d, v);
+    }
+  }
+}
+
 function convGrad(
   accPtr: usize, dqPtr: usize, dqMapStride: i32, pPtr: usize, pMapStride: i32, rowStride: i32,
-  pairsPtr: usize, nPairs: i32, width: i32, y0: i32, y1: i32, simd: bool,
+  pairsPtr: usize, nPairs: i32, width: i32, y0: i32, y1: i32, qPtr: usize, cPtr: usize, mPtr: usize, na: i32, simd: bool,
 ): void {
   const xs = simd ? width & ~3 : 0;
   const row = <usize>rowStride << 2;
-  for (let pair = 0; pair < nPairs; pair++) {
-    const a = load<i32>(at(pairsPtr, 2 * pair)), b = load<i32>(at(pairsPtr, 2 * pair + 1));
-    const acc = accPtr + (<usize>(9 * pair) << 3);
-    for (let y = y0; y < y1; y++) {
-      const d = at(dqPtr, a * dqMapStride + y * rowStride);
-      const r0 = at(pPtr, b * pMapStride + y * rowStride - 1) - row, r1 = r0 + row, r2 = r1 + row;
-      // Taps of kernel rows 0 and 1, then of row 2: nine accumulators at once do not fit x64's registers.
-      let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0;
-      for (let x = 0; x < xs; x += 4) {
-        const o = <usize>x << 2;
-        const g = v128.load(d + o);
-        s0 = f32x4.add(s0, f32x4.mul(g, v128.load(r0 + o)));
-        s1 = f32x4.add(s1, f32x4.mul(g, v128.load(r0 + o, 4)));
-        s2 = f32x4.add(s2, f32x4.mul(g, v128.load(r0 + o, 8)));
-        s3 = f32x4.add(s3, f32x4.mul(g, v128.load(r1 + o)));
-        s4 = f32x4.add(s4, f32x4.mul(g, v128.load(r1 + o, 4)));
-        s5 = f32x4.add(s5, f32x4.mul(g, v128.load(r1 + o, 8)));
+  for (let yb = y0; yb < y1; yb += CONV_GRAD_BAND) {
+    const ye = min(yb + CONV_GRAD_BAND, y1);
+    for (let y = yb; y < ye; y++) normGradRow(dqPtr, qPtr, dqMapStride, rowStride, cPtr, mPtr, na, width, y, xs);
+    for (let pair = 0; pair < nPairs; pair++) {
+      const a = load<i32>(at(pairsPtr, 2 * pair)), b = load<i32>(at(pairsPtr, 2 * pair + 1));
+      const acc = accPtr + (<usize>(9 * pair) << 3);
+      for (let y = yb; y < ye; y++) {
+        const d = at(dqPtr, a * dqMapStride + y * rowStride);
+        const r0 = at(pPtr, b * pMapStride + y * rowStride - 1) - row, r1 = r0 + row, r2 = r1 + row;
+        // Taps of kernel rows 0 and 1, then of row 2: nine accumulators at once do not fit x64's registers.
+        let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0, s8 = s0;
+        for (let x = 0; x < xs; x += 4) {
+          const o = <usize>x << 2;
+          const g = v128.load(d + o);
+          s0 = f32x4.add(s0, f32x4.mul(g, v128.load(r0 + o)));
+          s1 = f32x4.add(s1, f32x4.mul(g, v128.load(r0 + o, 4)));
+          s2 = f32x4.add(s2, f32x4.mul(g, v128.load(r0 + o, 8)));
+          s3 = f32x4.add(s3, f32x4.mul(g, v128.load(r1 + o)));
+          s4 = f32x4.add(s4, f32x4.mul(g, v128.load(r1 + o, 4)));
+          s5 = f32x4.add(s5, f32x4.mul(g, v128.load(r1 + o, 8)));
+        }
+        for (let x = 0; x < xs; x += 4) {
+          const o = <usize>x << 2;
+          const g = v128.load(d + o);
+          s6 = f32x4.add(s6, f32x4.mul(g, v128.load(r2 + o)));
+          s7 = f32x4.add(s7, f32x4.mul(g, v128.load(r2 + o, 4)));
+          s8 = f32x4.add(s8, f32x4.mul(g, v128.load(r2 + o, 8)));
+        }
+        let t0 = hsum(s0), t1 = hsum(s1), t2 = hsum(s2), t3 = hsum(s3), t4 = hsum(s4), t5 = hsum(s5), t6 = hsum(s6), t7 = hsum(s7), t8 = hsum(s8);
+        for (let x = xs; x < width; x++) {
+          const o = <usize>x << 2;
+          const g = load<f32>(d + o);
+          t0 += <f64>(g * load<f32>(r0 + o));
+          t1 += <f64>(g * load<f32>(r0 + o, 4));
+          t2 += <f64>(g * load<f32>(r0 + o, 8));
+          t3 += <f64>(g * load<f32>(r1 + o));
+          t4 += <f64>(g * load<f32>(r1 + o, 4));
+          t5 += <f64>(g * load<f32>(r1 + o, 8));
+          t6 += <f64>(g * load<f32>(r2 + o));
+          t7 += <f64>(g * load<f32>(r2 + o, 4));
+          t8 += <f64>(g * load<f32>(r2 + o, 8));
+        }
+        store<f64>(acc, load<f64>(acc) + t0);
+        store<f64>(acc, load<f64>(acc, 8) + t1, 8);
+        store<f64>(acc, load<f64>(acc, 16) + t2, 16);
+        store<f64>(acc, load<f64>(acc, 24) + t3, 24);
+        store<f64>(acc, load<f64>(acc, 32) + t4, 32);
+        store<f64>(acc, load<f64>(acc, 40) + t5, 40);
+        store<f64>(acc, load<f64>(acc, 48) + t6, 48);
+        store<f64>(acc, load<f64>(acc, 56) + t7, 56);
+        store<f64>(acc, load<f64>(acc, 64) + t8, 64);
       }
-      for (let x = 0; x < xs; x += 4) {
-        const o = <usize>x << 2;
-        const g = v128.load(d + o);
-        s6 = f32x4.add(s6, f32x4.mul(g, v128.load(r2 + o)));
-        s7 = f32x4.add(s7, f32x4.mul(g, v128.load(r2 + o, 4)));
-        s8 = f32x4.add(s8, f32x4.mul(g, v128.load(r2 + o, 8)));
-      }
-      let t0 = hsum(s0), t1 = hsum(s1), t2 = hsum(s2), t3 = hsum(s3), t4 = hsum(s4), t5 = hsum(s5), t6 = hsum(s6), t7 = hsum(s7), t8 = hsum(s8);
-      for (let x = xs; x < width; x++) {
-        const o = <usize>x << 2;
-        const g = load<f32>(d + o);
-        t0 += <f64>(g * load<f32>(r0 + o));
-        t1 += <f64>(g * load<f32>(r0 + o, 4));
-        t2 += <f64>(g * load<f32>(r0 + o, 8));
-        t3 += <f64>(g * load<f32>(r1 + o));
-        t4 += <f64>(g * load<f32>(r1 + o, 4));
-        t5 += <f64>(g * load<f32>(r1 + o, 8));
-        t6 += <f64>(g * load<f32>(r2 + o));
-        t7 += <f64>(g * load<f32>(r2 + o, 4));
-        t8 += <f64>(g * load<f32>(r2 + o, 8));
-      }
-      store<f64>(acc, load<f64>(acc) + t0);
-      store<f64>(acc, load<f64>(acc, 8) + t1, 8);
-      store<f64>(acc, load<f64>(acc, 16) + t2, 16);
-      store<f64>(acc, load<f64>(acc, 24) + t3, 24);
-      store<f64>(acc, load<f64>(acc, 32) + t4, 32);
-      store<f64>(acc, load<f64>(acc, 40) + t5, 40);
-      store<f64>(acc, load<f64>(acc, 48) + t6, 48);
-      store<f64>(acc, load<f64>(acc, 56) + t7, 56);
-      store<f64>(acc, load<f64>(acc, 64) + t8, 64);
     }
   }
 }
 
 export function spectral_conv2d_grad_f64_3x3p1(
   accPtr: usize, dqPtr: usize, dqMapStride: i32, pPtr: usize, pMapStride: i32, rowStride: i32,
-  pairsPtr: usize, nPairs: i32, width: i32, y0: i32, y1: i32,
+  pairsPtr: usize, nPairs: i32, width: i32, y0: i32, y1: i32, qPtr: usize, cPtr: usize, mPtr: usize, na: i32,
 ): void {
-  convGrad(accPtr, dqPtr, dqMapStride, pPtr, pMapStride, rowStride, pairsPtr, nPairs, width, y0, y1, true);
+  convGrad(accPtr, dqPtr, dqMapStride, pPtr, pMapStride, rowStride, pairsPtr, nPairs, width, y0, y1, qPtr, cPtr, mPtr, na, true);
 }
 
 export function spectral_conv2d_grad_f64_3x3p1_ref(
   accPtr: usize, dqPtr: usize, dqMapStride: i32, pPtr: usize, pMapStride: i32, rowStride: i32,
-  pairsPtr: usize, nPairs: i32, width: i32, y0: i32, y1: i32,
+  pairsPtr: usize, nPairs: i32, width: i32, y0: i32, y1: i32, qPtr: usize, cPtr: usize, mPtr: usize, na: i32,
 ): void {
-  convGrad(accPtr, dqPtr, dqMapStride, pPtr, pMapStride, rowStride, pairsPtr, nPairs, width, y0, y1, false);
+  convGrad(accPtr, dqPtr, dqMapStride, pPtr, pMapStride, rowStride, pairsPtr, nPairs, width, y0, y1, qPtr, cPtr, mPtr, na, false);
 }
 
 // ---------------------------------------------------------------------------------------------

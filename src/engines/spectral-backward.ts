@@ -16,8 +16,9 @@
  *   ∂L/∂P_b  = Σ_a K_ab^flip ⋆ ∂L/∂Q_a          (fed to the producer as its consumer's gradient)
  *
  * One fused pass (`spectral_backfuse_f32`) forms g_o in registers, writes U and sums m2 per
- * channel; c is the mean of U's maps (`spectral_sum_f64`); `spectral_norm_grad_f32` applies c and M; `spectral_conv2d_grad_f64_3x3p1` correlates;
- * the forward's conv kernel, with the flipped pair table, gives ∂L/∂P. The transposed conv folded
+ * channel; c is the mean of U's maps (`spectral_sum_f64`); `spectral_conv2d_grad_f64_3x3p1`
+ * applies c and M to each row of U and correlates it at once; the forward's conv kernel, with the
+ * flipped pair table, gives ∂L/∂P. The transposed conv folded
  * with the concatenation is the same with a 2×2 stride-2 scatter: its adjoint
  * (`spectral_gather_f32_2x2s2`) and tap gradients (`spectral_scatter_grad_f64_2x2s2`), then
  * ∂L/∂Kt_{a,b'} = Σ_b M[b,b'] ∂L/∂K'_{a,b}. Q̃ is the forward's, kept centred per conv.
@@ -42,7 +43,7 @@ export interface TapGradients {
   outcW?: Float64Array;
 }
 
-/** ∂L/∂Q of a normed ReLU conv into L's dQ maps, from its consumers' gradients. */
+/** U of a normed ReLU conv into L's dQ maps, from its consumers' gradients, and c and M of its norm's Jacobian (applied by convBack). */
 function normBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, sp: SizePlan, out: Target, pool: Target, grads?: TapGradients): void {
   const na = c.f.outFreqs.length, cout = c.f.cout;
   const dQ = interior(L, L.grads!.dQ), q = interior(L, qMapsOf(L, c));
@@ -74,16 +75,16 @@ function normBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, sp: SizeP
   }
   for (let a = 0; a < na; a++) cVec[a] = uSums[a] / n;
   M.set(M64);
-  ex.rows(L.h, 1, (y0, y1) => ['spectral_norm_grad_f32', dQ, q, L.mapSize, L.stride, sp.normC, sp.normM, na, L.w, y0, y1]);
 }
 
-/** From L's dQ maps: the conv's tap gradients, and ∂L/∂P into `dP` (a buffer at L) unless 0. */
+/** From normBack's U, c and M: ∂L/∂Q in L's dQ maps, the conv's tap gradients, and ∂L/∂P into `dP` (a buffer at L) unless 0. */
 function convBack(ex: Exec, t: SpectralTables, c: ConvStage, L: Level, P: number, sp: SizePlan, dP: number, grads: TapGradients): void {
-  const dQ = interior(L, L.grads!.dQ), p = interior(L, P);
+  const dQ = interior(L, L.grads!.dQ), p = interior(L, P), q = interior(L, qMapsOf(L, c));
   const slot = t.pairsMax * 9;
   ex.f64(sp.tapGrads, ex.shares * slot).fill(0);
   ex.rows(L.h, 1, (y0, y1, s) => [
     'spectral_conv2d_grad_f64_3x3p1', sp.tapGrads + s * slot * 8, dQ, L.mapSize, p, L.mapSize, L.stride, c.pairsPtr, c.nPairs, L.w, y0, y1,
+    q, sp.normC, sp.normM, c.f.outFreqs.length,
   ]);
   grads.conv.set(c, ex.sumShares(sp.tapGrads, c.nPairs * 9, slot));
   if (dP) {

@@ -11,13 +11,13 @@ import type { KernelExports } from '../wasm/exports.js';
 export type SpectralKernels = Pick<KernelExports,
   'spectral_fuse_f32' | 'spectral_conv2d_f32_3x3p1' | 'spectral_scatter_f32_2x2s2' | 'spectral_sum_f64' | 'spectral_center_cov_f64'
   | 'spectral_project_f32'
-  | 'spectral_backfuse_f32' | 'spectral_norm_grad_f32' | 'spectral_conv2d_grad_f64_3x3p1' | 'spectral_gather_f32_2x2s2'
+  | 'spectral_backfuse_f32' | 'spectral_conv2d_grad_f64_3x3p1' | 'spectral_gather_f32_2x2s2'
   | 'spectral_scatter_grad_f64_2x2s2' | 'spectral_softmax_f32' | 'spectral_softmax_grad_f32'>;
 
 export const SPECTRAL_KERNEL_NAMES: readonly (keyof SpectralKernels)[] = [
   'spectral_fuse_f32', 'spectral_conv2d_f32_3x3p1', 'spectral_scatter_f32_2x2s2', 'spectral_sum_f64', 'spectral_center_cov_f64',
   'spectral_project_f32',
-  'spectral_backfuse_f32', 'spectral_norm_grad_f32', 'spectral_conv2d_grad_f64_3x3p1', 'spectral_gather_f32_2x2s2',
+  'spectral_backfuse_f32', 'spectral_conv2d_grad_f64_3x3p1', 'spectral_gather_f32_2x2s2',
   'spectral_scatter_grad_f64_2x2s2', 'spectral_softmax_f32', 'spectral_softmax_grad_f32',
 ];
 
@@ -269,24 +269,20 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
           }
     },
 
-    spectral_norm_grad_f32(dqPtr, qPtr, mapStride, rowStride, cPtr, mPtr, na, width, y0, y1) {
+    spectral_conv2d_grad_f64_3x3p1(accPtr, dqPtr, dqMapStride, pPtr, pMapStride, rowStride, pairsPtr, nPairs, width, y0, y1, qPtr, cPtr, mPtr, na) {
       views();
-      const d0 = dqPtr >> 2, q0 = qPtr >> 2, c0 = cPtr >> 2, m0 = mPtr >> 2;
+      const a0 = accPtr >> 3, d0 = dqPtr >> 2, p0 = pPtr >> 2, pr = pairsPtr >> 2, q0 = qPtr >> 2, c0 = cPtr >> 2, m0 = mPtr >> 2;
+      // The norm's Jacobian on rows [y0, y1) of dq first (every row before any tap reads it: same result).
       const v = new Float32Array(Math.max(na, 1));
       for (let y = y0; y < y1; y++)
         for (let x = 0; x < width; x++) {
           for (let a = 0; a < na; a++) {
-            let s = fround(f32[d0 + a * mapStride + y * rowStride + x] - f32[c0 + a]);
-            for (let b = 0; b < na; b++) s = fround(s - fround(f32[m0 + a * na + b] * f32[q0 + b * mapStride + y * rowStride + x]));
+            let s = fround(f32[d0 + a * dqMapStride + y * rowStride + x] - f32[c0 + a]);
+            for (let b = 0; b < na; b++) s = fround(s - fround(f32[m0 + a * na + b] * f32[q0 + b * dqMapStride + y * rowStride + x]));
             v[a] = s;
           }
-          for (let a = 0; a < na; a++) f32[d0 + a * mapStride + y * rowStride + x] = v[a];
+          for (let a = 0; a < na; a++) f32[d0 + a * dqMapStride + y * rowStride + x] = v[a];
         }
-    },
-
-    spectral_conv2d_grad_f64_3x3p1(accPtr, dqPtr, dqMapStride, pPtr, pMapStride, rowStride, pairsPtr, nPairs, width, y0, y1) {
-      views();
-      const a0 = accPtr >> 3, d0 = dqPtr >> 2, p0 = pPtr >> 2, pr = pairsPtr >> 2;
       for (let p = 0; p < nPairs; p++) {
         const a = i32[pr + 2 * p], b = i32[pr + 2 * p + 1];
         for (let ky = 0; ky < 3; ky++)

@@ -194,20 +194,19 @@ export interface KernelExports {
     qPtr: number, qMapStride: number, qRowStride: number, na: number, fPtr: number,
     channels: number, width: number, y0: number, y1: number,
   ): void;
-  /** The norm's Jacobian on the maps: dq_a ← dq_a − c[a] − Σ_b M[a,b]·q_b in place; c (na), M (na, na) float32. */
-  spectral_norm_grad_f32(dqPtr: number, qPtr: number, mapStride: number, rowStride: number, cPtr: number, mPtr: number, na: number, width: number, y0: number, y1: number): void;
-  spectral_norm_grad_f32_ref(dqPtr: number, qPtr: number, mapStride: number, rowStride: number, cPtr: number, mPtr: number, na: number, width: number, y0: number, y1: number): void;
   /**
-   * Tap gradients of the spatial convs: acc[p, ky, kx] += Σ dq_a(y, x)·p_b(y + ky − 1, x + kx − 1) over
-   * rows [y0, y1) for pairs p = (a, b) (float32 products, float64 sums); p maps with a zero border.
+   * Row by row over [y0, y1): first the rest of the norm's Jacobian on dq in place,
+   * dq_a ← dq_a − c[a] − Σ_b M[a,b]·q_b (a < na; c (na), M (na, na) float32; q in dq's geometry), then
+   * the tap gradients of the spatial convs, acc[p, ky, kx] += Σ dq_a(y, x)·p_b(y + ky − 1, x + kx − 1)
+   * for pairs p = (a, b) (float32 products, float64 sums); p maps with a zero border.
    */
   spectral_conv2d_grad_f64_3x3p1(
     accPtr: number, dqPtr: number, dqMapStride: number, pPtr: number, pMapStride: number, rowStride: number,
-    pairsPtr: number, nPairs: number, width: number, y0: number, y1: number,
+    pairsPtr: number, nPairs: number, width: number, y0: number, y1: number, qPtr: number, cPtr: number, mPtr: number, na: number,
   ): void;
   spectral_conv2d_grad_f64_3x3p1_ref(
     accPtr: number, dqPtr: number, dqMapStride: number, pPtr: number, pMapStride: number, rowStride: number,
-    pairsPtr: number, nPairs: number, width: number, y0: number, y1: number,
+    pairsPtr: number, nPairs: number, width: number, y0: number, y1: number, qPtr: number, cPtr: number, mPtr: number, na: number,
   ): void;
   /**
    * The scatter's adjoint: p_a(y, x) = Σ_{pairs (a,b)} Σ_{ky,kx} K_p[ky,kx]·s_b(top + 2y + ky, left + 2x + kx)
@@ -280,8 +279,6 @@ export const KERNEL_EXPORT_NAMES: readonly (keyof KernelExports)[] = [
   // spectral backward
   'spectral_backfuse_f32',
   'spectral_backfuse_f32_ref',
-  'spectral_norm_grad_f32',
-  'spectral_norm_grad_f32_ref',
   'spectral_conv2d_grad_f64_3x3p1',
   'spectral_conv2d_grad_f64_3x3p1_ref',
   'spectral_gather_f32_2x2s2',
