@@ -385,8 +385,6 @@ function gradPoolQuad4(
   gz: v128, gb: usize, q: usize, qMap: usize, qRow: usize, d: usize, outMap: usize, outRow: usize,
   f0: v128, f1: v128, f2: v128, f3: v128, g0: v128, g1: v128, g2: v128, g3: v128, dp: v128,
 ): v128 {
-  const zero = f32x4.splat(0);
-  const odd = i32x4(0, -1, 0, -1);
   const zt = f32x4.add(
     madd(f0, v128.load(q), f32x4.mul(f1, v128.load(q + qMap))),
     madd(f2, v128.load(q + 2 * qMap), f32x4.mul(f3, v128.load(q + 3 * qMap))),
@@ -395,14 +393,30 @@ function gradPoolQuad4(
     madd(f0, v128.load(q + qRow), f32x4.mul(f1, v128.load(q + qMap + qRow))),
     madd(f2, v128.load(q + 2 * qMap + qRow), f32x4.mul(f3, v128.load(q + 3 * qMap + qRow))),
   );
-  let dt = f32x4.add(
+  const dt = f32x4.add(
     madd(g0, v128.load(d), f32x4.mul(g1, v128.load(d + outMap))),
     madd(g2, v128.load(d + 2 * outMap), f32x4.mul(g3, v128.load(d + 3 * outMap))),
   );
-  let db = f32x4.add(
+  const db = f32x4.add(
     madd(g0, v128.load(d + outRow), f32x4.mul(g1, v128.load(d + outMap + outRow))),
     madd(g2, v128.load(d + 2 * outMap + outRow), f32x4.mul(g3, v128.load(d + 3 * outMap + outRow))),
   );
+  return routePooled(gb, zt, zb, dt, db, dp, gz);
+}
+
+/**
+ * g of a pooled row pair, four columns (two 2×2 windows): the pooled gradient dp (spread to each
+ * window's two columns) goes to the window's first maximum of z in row-major order (PyTorch's
+ * rule), then the ReLU mask; g of the top row into gb, of the bottom row into gb + 16. Returns
+ * gz + g_b·z_b + g_t·z_t.
+ */
+// @ts-ignore: decorator
+@inline function routePooled(gb: usize, zt: v128, zb: v128, dt: v128, db: v128, dp: v128, gz: v128): v128 {
+  const zero = f32x4.splat(0);
+  const odd = i32x4(0, -1, 0, -1);
+  // The window's maximum in every lane of its pair, then which lane holds its first maximum
+  // (pmax: one instruction on x64 where max's NaN and ±0 rules take several; z has no NaN, and
+  // ±0 compare equal, so the first maximum is the same).
   const m = f32x4.pmax(
     f32x4.pmax(zt, v128.shuffle<f32>(zt, zt, 1, 0, 3, 2)),
     f32x4.pmax(zb, v128.shuffle<f32>(zb, zb, 1, 0, 3, 2)),
@@ -411,9 +425,8 @@ function gradPoolQuad4(
   const tl = v128.shuffle<i32>(et, et, 0, 0, 2, 2), tr = v128.shuffle<i32>(et, et, 1, 1, 3, 3), bl = v128.shuffle<i32>(eb, eb, 0, 0, 2, 2);
   const firstT = v128.andnot(et, v128.and(tl, odd));
   const firstB = v128.andnot(v128.andnot(eb, v128.or(tl, tr)), v128.and(bl, odd));
-  dt = f32x4.add(dt, v128.and(dp, firstT));
-  db = f32x4.add(db, v128.and(dp, firstB));
-  const gt = v128.and(dt, f32x4.gt(zt, zero)), gB = v128.and(db, f32x4.gt(zb, zero));
+  const gt = v128.and(f32x4.add(dt, v128.and(dp, firstT)), f32x4.gt(zt, zero));
+  const gB = v128.and(f32x4.add(db, v128.and(dp, firstB)), f32x4.gt(zb, zero));
   v128.store(gb, gt);
   v128.store(gb, gB, 16);
   return madd(gt, zt, madd(gB, zb, gz));
@@ -437,7 +450,6 @@ function backfusePoolRows(
   const fStride = <usize>na << 2;
   const ss = scratchStride(nOut, wg);
   const zero = f32x4.splat(0);
-  const odd = i32x4(0, -1, 0, -1);
   const na4 = na == 4;
   const gBuf = scratchPtr + <usize>channels * ss;
   const quad = na4 && nOut == 4 && nPool == 4 && !wg;
@@ -503,17 +515,6 @@ function backfusePoolRows(
           dg += outMap;
         }
       }
-      // The window's maximum in every lane of its pair, then which lane holds its first maximum
-      // (pmax: one instruction on x64 where max's NaN and ±0 rules take several; z has no NaN, and
-      // ±0 compare equal, so the first maximum is the same).
-      const m = f32x4.pmax(
-        f32x4.pmax(zt, v128.shuffle<f32>(zt, zt, 1, 0, 3, 2)),
-        f32x4.pmax(zb, v128.shuffle<f32>(zb, zb, 1, 0, 3, 2)),
-      );
-      const et = f32x4.eq(zt, m), eb = f32x4.eq(zb, m);
-      const tl = v128.shuffle<i32>(et, et, 0, 0, 2, 2), tr = v128.shuffle<i32>(et, et, 1, 1, 3, 3), bl = v128.shuffle<i32>(eb, eb, 0, 0, 2, 2);
-      const firstT = v128.andnot(et, v128.and(tl, odd));
-      const firstB = v128.andnot(v128.andnot(eb, v128.or(tl, tr)), v128.and(bl, odd));
       // The pooled gradient of each window (two windows in the four lanes), then spread to its pair.
       let dp = zero;
       if (nPool == 4) {
@@ -528,18 +529,13 @@ function backfusePoolRows(
           pg += poolMap;
         }
       }
-      dp = v128.shuffle<f32>(dp, dp, 0, 0, 1, 1);
-      dt = f32x4.add(dt, v128.and(dp, firstT));
-      db = f32x4.add(db, v128.and(dp, firstB));
-      const gt = v128.and(dt, f32x4.gt(zt, zero)), gB = v128.and(db, f32x4.gt(zb, zero));
       if (wg) {
         addWeightGrad(s, d, outMap, nOut, zt);
         addWeightGrad(s, d + outRow, outMap, nOut, zb);
       }
-      if (na4) {
-        v128.store(gb, gt);
-        v128.store(gb, gB, 16);
-      } else {
+      v128.store(s, routePooled(gb, zt, zb, dt, db, v128.shuffle<f32>(dp, dp, 0, 0, 1, 1), v128.load(s)));
+      if (!na4) {
+        const gt = v128.load(gb), gB = v128.load(gb, 16);
         ua = u;
         for (let a = 0; a < na; a++) {
           const fa = v128.load32_splat(f + (<usize>a << 2));
@@ -548,7 +544,6 @@ function backfusePoolRows(
           ua += uMap;
         }
       }
-      v128.store(s, madd(gt, zt, madd(gB, zb, v128.load(s))));
       f += fStride;
       g += gs;
       gp += gps;
