@@ -80,7 +80,7 @@ export function spectral_fuse_f32_ref(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, width: i32, height: i32, y0: i32, y1: i32, relu: i32,
+  channels: i32, width: i32, height: i32, y0: i32, y1: i32, relu: i32, scratchPtr: usize,
 ): void {
   let y = y0;
   while (y < y1) {
@@ -92,127 +92,75 @@ export function spectral_fuse_f32_ref(
 }
 
 /**
- * Full-resolution projection of row y, columns [0, width) (width ≥ 4), 4 pixels × 4 consumers at
- * a time: the 4 accumulators stay in registers over the channel loop; with na = 4 the 4 Q vectors
- * too. With na = 4 a channel's 4 F and 4 G values come as one v128 load each, broadcast by lane
- * shuffles: 8 separate splat loads, which V8 issues together at the top of the loop, pushed the
- * live values past the 15 registers it allocates and spilled an accumulator, putting a store and
- * a reload on its dependency chain (the FMA build: 25 → 45 GFLOP/s). 8-pixel blocks and two
- * accumulator sets spilled too. The last block overlaps the one before it (stores are plain
- * writes), so no column is left to a scalar tail (which cost 25% at width 239).
+ * Full-resolution projection of the 4 pixels at (x, y) (x + 4 ≤ width) on the out consumers, 4
+ * consumers at a time: the 4 accumulators stay in registers over the channel loop; with na = 4
+ * the 4 Q vectors too. With na = 4 a channel's 4 F and 4 G values come as one v128 load each,
+ * broadcast by lane shuffles: 8 separate splat loads, which V8 issues together at the top of the
+ * loop, pushed the live values past the 15 registers it allocates and spilled an accumulator,
+ * putting a store and a reload on its dependency chain (the FMA build: 25 → 45 GFLOP/s).
+ * With h ≠ 0 the clamped channel values are kept too, 4 floats at h + 64·o (for fusePoolPair).
  */
-function fuseRow(
+// @ts-ignore: decorator
+@inline function fuseColumn(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, y: i32, width: i32, floor: v128,
+  channels: i32, x: i32, y: i32, floor: v128, h: usize,
 ): void {
   const gs = <usize>padded4(nOut) << 2;
   const qMap = <usize>qMapStride << 2;
   const fStride = <usize>na << 2;
   const outMap = <usize>outMapStride << 2;
-  for (let gb = 0; gb < nOut; gb += 4) {
-    const out0 = at(outPtr, gb * outMapStride + y * outRowStride);
-    for (let xb = 0; xb < width; xb += 4) {
-      const x = min(xb, width - 4);
-      const q = at(qPtr, y * qRowStride + x);
-      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-      let g = gPtr + (<usize>gb << 2);
-      let f = fPtr;
-      if (na == 4 && nOut - gb <= 2) {
-        // 1 or 2 consumers left (the classes of a 2-class head): project on those only.
-        const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
-        for (let o = 0; o < channels; o++) {
-          let v = f32x4.mul(v128.load32_splat(f), q0);
-          v = madd(v128.load32_splat(f, 4), q1, v);
-          v = madd(v128.load32_splat(f, 8), q2, v);
-          v = madd(v128.load32_splat(f, 12), q3, v);
-          const n = f32x4.pmax(floor, v);
-          c0 = madd(v128.load32_splat(g), n, c0);
-          c1 = madd(v128.load32_splat(g, 4), n, c1);
-          f += 16;
-          g += gs;
-        }
-      } else if (na == 4) {
-        const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
-        for (let o = 0; o < channels; o++) {
-          const fv = v128.load(f), gv = v128.load(g);
-          let v = f32x4.mul(v128.shuffle<f32>(fv, fv, 0, 0, 0, 0), q0);
-          v = madd(v128.shuffle<f32>(fv, fv, 1, 1, 1, 1), q1, v);
-          v = madd(v128.shuffle<f32>(fv, fv, 2, 2, 2, 2), q2, v);
-          v = madd(v128.shuffle<f32>(fv, fv, 3, 3, 3, 3), q3, v);
-          const n = f32x4.pmax(floor, v);
-          c0 = madd(v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), n, c0);
-          c1 = madd(v128.shuffle<f32>(gv, gv, 1, 1, 1, 1), n, c1);
-          c2 = madd(v128.shuffle<f32>(gv, gv, 2, 2, 2, 2), n, c2);
-          c3 = madd(v128.shuffle<f32>(gv, gv, 3, 3, 3, 3), n, c3);
-          f += 16;
-          g += gs;
-        }
-      } else {
-        for (let o = 0; o < channels; o++) {
-          let v = f32x4.splat(0);
-          let qa = q;
-          for (let a = 0; a < na; a++) {
-            v = madd(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa), v);
-            qa += qMap;
-          }
-          const n = f32x4.pmax(floor, v);
-          const gv = v128.load(g);
-          c0 = madd(v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), n, c0);
-          c1 = madd(v128.shuffle<f32>(gv, gv, 1, 1, 1, 1), n, c1);
-          c2 = madd(v128.shuffle<f32>(gv, gv, 2, 2, 2, 2), n, c2);
-          c3 = madd(v128.shuffle<f32>(gv, gv, 3, 3, 3, 3), n, c3);
-          f += fStride;
-          g += gs;
-        }
-      }
-      const p = out0 + (<usize>x << 2);
-      v128.store(p, c0);
-      if (gb + 1 < nOut) v128.store(p + outMap, c1);
-      if (gb + 2 < nOut) v128.store(p + 2 * outMap, c2);
-      if (gb + 3 < nOut) v128.store(p + 3 * outMap, c3);
-    }
-  }
-}
-
-/**
- * Pooled projection of rows (y, y+1), pooled columns [0, halfW) (halfW ≥ 4) in groups of 4
- * (8 full-resolution columns, the last group overlapping the one before it): per channel, 4
- * vectors of 4 pixels are expanded, max-pooled vertically, then horizontally by an even/odd lane
- * shuffle, giving 4 pooled pixels; 4 consumers at a time in registers.
- */
-function fusePoolRows(
-  poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
-  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, y: i32, halfW: i32, floor: v128,
-): void {
-  const gs = <usize>padded4(nPool) << 2;
-  const qMap = <usize>qMapStride << 2;
-  const qRow = <usize>qRowStride << 2;
-  const fStride = <usize>na << 2;
-  const poolMap = <usize>poolMapStride << 2;
-  for (let gb = 0; gb < nPool; gb += 4) {
-    const out0 = at(poolPtr, gb * poolMapStride + (y >> 1) * poolRowStride);
-    for (let px = 0; px < halfW; px += 4) {
-      const xp = min(px, halfW - 4);
-      const q = at(qPtr, y * qRowStride + 2 * xp);
-      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-      let g = gpPtr + (<usize>gb << 2);
-      let f = fPtr;
+  const q = at(qPtr, y * qRowStride + x);
+  // One pass per group of 4 consumers; with h, at least one (the first keeps the channel values).
+  for (let gb = 0; gb < nOut || (gb == 0 && h != 0); gb += 4) {
+    const keep = gb == 0 && h != 0;
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    let g = gPtr + (<usize>gb << 2);
+    let f = fPtr, hk = h;
+    if (na == 4 && nOut - gb <= 2) {
+      // 0, 1 or 2 consumers left (the classes of a 2-class head): project on those only.
+      const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
       for (let o = 0; o < channels; o++) {
-        let t0 = f32x4.splat(0), t1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+        let v = f32x4.mul(v128.load32_splat(f), q0);
+        v = madd(v128.load32_splat(f, 4), q1, v);
+        v = madd(v128.load32_splat(f, 8), q2, v);
+        v = madd(v128.load32_splat(f, 12), q3, v);
+        const n = f32x4.pmax(floor, v);
+        if (keep) v128.store(hk, n);
+        c0 = madd(v128.load32_splat(g), n, c0);
+        c1 = madd(v128.load32_splat(g, 4), n, c1);
+        f += 16;
+        g += gs;
+        hk += 64;
+      }
+    } else if (na == 4) {
+      const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
+      for (let o = 0; o < channels; o++) {
+        const fv = v128.load(f), gv = v128.load(g);
+        let v = f32x4.mul(v128.shuffle<f32>(fv, fv, 0, 0, 0, 0), q0);
+        v = madd(v128.shuffle<f32>(fv, fv, 1, 1, 1, 1), q1, v);
+        v = madd(v128.shuffle<f32>(fv, fv, 2, 2, 2, 2), q2, v);
+        v = madd(v128.shuffle<f32>(fv, fv, 3, 3, 3, 3), q3, v);
+        const n = f32x4.pmax(floor, v);
+        if (keep) v128.store(hk, n);
+        c0 = madd(v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), n, c0);
+        c1 = madd(v128.shuffle<f32>(gv, gv, 1, 1, 1, 1), n, c1);
+        c2 = madd(v128.shuffle<f32>(gv, gv, 2, 2, 2, 2), n, c2);
+        c3 = madd(v128.shuffle<f32>(gv, gv, 3, 3, 3, 3), n, c3);
+        f += 16;
+        g += gs;
+        hk += 64;
+      }
+    } else {
+      for (let o = 0; o < channels; o++) {
+        let v = f32x4.splat(0);
         let qa = q;
         for (let a = 0; a < na; a++) {
-          const s = v128.load32_splat(f + (<usize>a << 2));
-          t0 = madd(s, v128.load(qa), t0);
-          t1 = madd(s, v128.load(qa, 16), t1);
-          b0 = madd(s, v128.load(qa + qRow), b0);
-          b1 = madd(s, v128.load(qa + qRow, 16), b1);
+          v = madd(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa), v);
           qa += qMap;
         }
-        const m0 = f32x4.pmax(t0, b0), m1 = f32x4.pmax(t1, b1);
-        const m = f32x4.pmax(v128.shuffle<f32>(m0, m1, 0, 2, 4, 6), v128.shuffle<f32>(m0, m1, 1, 3, 5, 7));
-        const n = f32x4.pmax(floor, m);
+        const n = f32x4.pmax(floor, v);
+        if (keep) v128.store(hk, n);
         const gv = v128.load(g);
         c0 = madd(v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), n, c0);
         c1 = madd(v128.shuffle<f32>(gv, gv, 1, 1, 1, 1), n, c1);
@@ -220,12 +168,79 @@ function fusePoolRows(
         c3 = madd(v128.shuffle<f32>(gv, gv, 3, 3, 3, 3), n, c3);
         f += fStride;
         g += gs;
+        hk += 64;
       }
-      const p = out0 + (<usize>xp << 2);
+    }
+    const p = at(outPtr, gb * outMapStride + y * outRowStride + x);
+    if (gb < nOut) v128.store(p, c0);
+    if (gb + 1 < nOut) v128.store(p + outMap, c1);
+    if (gb + 2 < nOut) v128.store(p + 2 * outMap, c2);
+    if (gb + 3 < nOut) v128.store(p + 3 * outMap, c3);
+  }
+}
+
+/** Row y, columns [0, width) (width ≥ 4): blocks of 4, the last one overlapping the one before it. */
+function fuseRow(
+  outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, y: i32, width: i32, floor: v128,
+): void {
+  for (let xb = 0; xb < width; xb += 4) {
+    fuseColumn(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, min(xb, width - 4), y, floor, 0);
+  }
+}
+
+/**
+ * Rows (y, y+1) pooled (width ≥ 8): per group of 4 pooled pixels (8 columns, the last group
+ * overlapping the one before it), the 4 blocks of 4 pixels are projected on out by fuseColumn,
+ * which keeps their clamped channel values in the scratch (64 bytes a channel); then per channel
+ * the 2×2 max (vertical, then horizontal by an even/odd lane shuffle) is projected on the pool
+ * consumers, 4 at a time. Columns past the last whole window (an odd width) get out only.
+ */
+function fusePoolPair(
+  outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
+  poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
+  qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
+  channels: i32, y: i32, width: i32, floor: v128, scratchPtr: usize,
+): void {
+  const halfW = width >> 1;
+  const gs = <usize>padded4(nPool) << 2;
+  const poolMap = <usize>poolMapStride << 2;
+  for (let px = 0; px < halfW; px += 4) {
+    const xp = min(px, halfW - 4), x = 2 * xp;
+    for (let r = 0; r < 2; r++) {
+      for (let c = 0; c < 2; c++) {
+        fuseColumn(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels,
+          x + 4 * c, y + r, floor, scratchPtr + <usize>(32 * r + 16 * c));
+      }
+    }
+    const out0 = at(poolPtr, (y >> 1) * poolRowStride + xp);
+    for (let gb = 0; gb < nPool; gb += 4) {
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+      let g = gpPtr + (<usize>gb << 2);
+      let h = scratchPtr;
+      for (let o = 0; o < channels; o++) {
+        // top row columns 0–3, 4–7, then the bottom row's
+        const m0 = f32x4.pmax(v128.load(h), v128.load(h, 32)), m1 = f32x4.pmax(v128.load(h, 16), v128.load(h, 48));
+        const n = f32x4.pmax(v128.shuffle<f32>(m0, m1, 0, 2, 4, 6), v128.shuffle<f32>(m0, m1, 1, 3, 5, 7));
+        const gv = v128.load(g);
+        c0 = madd(v128.shuffle<f32>(gv, gv, 0, 0, 0, 0), n, c0);
+        c1 = madd(v128.shuffle<f32>(gv, gv, 1, 1, 1, 1), n, c1);
+        c2 = madd(v128.shuffle<f32>(gv, gv, 2, 2, 2, 2), n, c2);
+        c3 = madd(v128.shuffle<f32>(gv, gv, 3, 3, 3, 3), n, c3);
+        g += gs;
+        h += 64;
+      }
+      const p = out0 + (<usize>gb * poolMap);
       v128.store(p, c0);
       if (gb + 1 < nPool) v128.store(p + poolMap, c1);
       if (gb + 2 < nPool) v128.store(p + 2 * poolMap, c2);
       if (gb + 3 < nPool) v128.store(p + 3 * poolMap, c3);
+    }
+  }
+  if (2 * halfW < width) {
+    for (let r = 0; r < 2; r++) {
+      fuseColumn(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, width - 4, y + r, floor, 0);
     }
   }
 }
@@ -234,19 +249,18 @@ export function spectral_fuse_f32(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, width: i32, height: i32, y0: i32, y1: i32, relu: i32,
+  channels: i32, width: i32, height: i32, y0: i32, y1: i32, relu: i32, scratchPtr: usize,
 ): void {
   const floor = f32x4.splat(relu ? <f32>0 : <f32>-Infinity);
-  const halfW = width >> 1;
   let y = y0;
   while (y < y1) {
     const rows = nPool > 0 && y + 1 < y1 ? 2 : 1;
     if (width >= 8) {
       // SIMD: 4-pixel blocks (out), 4 pooled pixels from 8 columns (pool).
-      for (let r = 0; r < rows; r++) {
-        fuseRow(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y + r, width, floor);
-      }
-      if (rows == 2) fusePoolRows(poolPtr, poolMapStride, poolRowStride, nPool, gpPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y, halfW, floor);
+      if (rows == 2) {
+        fusePoolPair(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
+          qPtr, qMapStride, qRowStride, na, fPtr, channels, y, width, floor, scratchPtr);
+      } else fuseRow(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y, width, floor);
     } else {
       // Narrower than one block: the scalar pass.
       fuseBlock(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,

@@ -128,7 +128,10 @@ export function activationBytes(model: FrModel, form: EngineForm, width: number,
   }
   const stats = threads * naMax * F64 + threads * naMax * naMax * F64 + naMax * F32 + naMax * naMax * F64;
   const imageBand = inChannels * Math.min(IMAGE_BAND_ROWS, height) * width;
-  return (floats + imageBand) * F32 + stats + logits + ALIGN_SLACK;
+  // spectral-size.ts fuseScratchFloats: 16 floats per channel of the widest conv, per thread.
+  const channelsMax = Math.max(1, ...model.layers.filter((l) => l.kind === 'conv').map((l) => l.shape[0]));
+  const fuseScratch = threads * 16 * channelsMax;
+  return (floats + imageBand + fuseScratch) * F32 + stats + logits + ALIGN_SLACK;
 }
 
 /**

@@ -14,7 +14,7 @@
 import { UNET_DEPTH } from '../model.js';
 import { NORM_EPS } from './reference.js';
 import type { Exec } from './spectral-exec.js';
-import { interior, qMapsOf, type Level, type SizePlan } from './spectral-size.js';
+import { fuseScratchFloats, interior, qMapsOf, type Level, type SizePlan } from './spectral-size.js';
 import type { Consumer, ConvStage, SpectralTables } from './spectral-tables.js';
 
 /** A planar map set a fused pass writes: pointer to pixel (0, 0) of map 0, strides, consumer table. */
@@ -33,13 +33,13 @@ export function fromQ(c: ConvStage, L: Level): FuseSource {
 }
 
 /** The fused pass over planar maps: expand (→ ReLU) (→ 2×2 max-pool) → project on the targets. */
-export function fuse(ex: Exec, src: FuseSource, L: { w: number; h: number }, out: Target, pool: Target, relu: boolean): void {
-  ex.rows(L.h, pool.c.n > 0 ? 2 : 1, (y0, y1) => [
+export function fuse(ex: Exec, t: SpectralTables, sp: SizePlan, src: FuseSource, L: { w: number; h: number }, out: Target, pool: Target, relu: boolean): void {
+  ex.rows(L.h, pool.c.n > 0 ? 2 : 1, (y0, y1, s) => [
     'spectral_fuse_f32',
     out.ptr, out.mapStride, out.rowStride, out.c.n, out.c.gPtr,
     pool.ptr, pool.mapStride, pool.rowStride, pool.c.n, pool.c.gPtr,
     src.ptr, src.mapStride, src.rowStride, src.na, src.fPtr,
-    src.channels, L.w, L.h, y0, y1, relu ? 1 : 0,
+    src.channels, L.w, L.h, y0, y1, relu ? 1 : 0, sp.fuseScratch + s * fuseScratchFloats(t) * 4,
   ]);
 }
 
@@ -127,12 +127,12 @@ export function forward(ex: Exec, t: SpectralTables, sp: SizePlan): void {
   for (let l = 0; l <= UNET_DEPTH; l++) {
     const L = levels[l], d = down[l];
     convNorm(ex, t, d.conv1, L, L.in.down1, sp);
-    fuse(ex, fromQ(d.conv1, L), L, mapsAt(L, L.in.down2, t.downNext[l]), NO_TARGET, true);
+    fuse(ex, t, sp, fromQ(d.conv1, L), L, mapsAt(L, L.in.down2, t.downNext[l]), NO_TARGET, true);
     convNorm(ex, t, d.conv2, L, L.in.down2, sp);
     if (l < UNET_DEPTH) {
       const B = levels[l + 1];
-      fuse(ex, fromQ(d.conv2, L), L, mapsAt(L, L.in.up1, t.skipShare[l]), mapsAt(B, B.in.down1, t.pooled[l]), true);
-    } else fuse(ex, fromQ(d.conv2, L), L, mapsAt(L, L.in.transposed, t.toTransposed[l - 1]), NO_TARGET, true);
+      fuse(ex, t, sp, fromQ(d.conv2, L), L, mapsAt(L, L.in.up1, t.skipShare[l]), mapsAt(B, B.in.down1, t.pooled[l]), true);
+    } else fuse(ex, t, sp, fromQ(d.conv2, L), L, mapsAt(L, L.in.transposed, t.toTransposed[l - 1]), NO_TARGET, true);
   }
   for (let l = UNET_DEPTH - 1; l >= 0; l--) {
     const L = levels[l], B = levels[l + 1], u = ups[l], sc = u.scatter;
@@ -143,16 +143,16 @@ export function forward(ex: Exec, t: SpectralTables, sp: SizePlan): void {
     ]);
     if (sc.bias) addConstant(ex, L, L.in.up1, sc.bias, top, left, 2 * B.h, 2 * B.w);
     convNorm(ex, t, u.conv1, L, L.in.up1, sp);
-    fuse(ex, fromQ(u.conv1, L), L, mapsAt(L, L.in.up2, t.upNext[l]), NO_TARGET, true);
+    fuse(ex, t, sp, fromQ(u.conv1, L), L, mapsAt(L, L.in.up2, t.upNext[l]), NO_TARGET, true);
     convNorm(ex, t, u.conv2, L, L.in.up2, sp);
-    if (l > 0) fuse(ex, fromQ(u.conv2, L), L, mapsAt(L, L.in.transposed, t.toTransposed[l - 1]), NO_TARGET, true);
+    if (l > 0) fuse(ex, t, sp, fromQ(u.conv2, L), L, mapsAt(L, L.in.transposed, t.toTransposed[l - 1]), NO_TARGET, true);
     else {
       const logits = mapsAt(L, sp.logits, t.toLogits);
-      if (!outc) fuse(ex, fromQ(u.conv2, L), L, logits, NO_TARGET, true);
+      if (!outc) fuse(ex, t, sp, fromQ(u.conv2, L), L, logits, NO_TARGET, true);
       else {
-        fuse(ex, fromQ(u.conv2, L), L, mapsAt(L, L.in.outc, t.toLogits), NO_TARGET, true);
+        fuse(ex, t, sp, fromQ(u.conv2, L), L, mapsAt(L, L.in.outc, t.toLogits), NO_TARGET, true);
         spatialConv(ex, outc, L, L.in.outc);
-        fuse(ex, { ...fromQ(outc, L), channels: classes }, L, { ...logits, c: t.identityG! }, NO_TARGET, false);
+        fuse(ex, t, sp, { ...fromQ(outc, L), channels: classes }, L, { ...logits, c: t.identityG! }, NO_TARGET, false);
       }
     }
   }

@@ -44,8 +44,9 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
 
   return {
     spectral_fuse_f32(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
-      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, height, y0, y1, relu) {
+      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, height, y0, y1, relu, scratchPtr) {
       views();
+      void scratchPtr; // the SIMD kernel's channel values of a pooled block
       const o0 = outPtr >> 2, p0 = poolPtr >> 2, q0 = qPtr >> 2, g0 = gPtr >> 2, gp0 = gpPtr >> 2, f0 = fPtr >> 2;
       const gs = padded4(nOut), gps = padded4(nPool);
       const acc = new Float32Array(Math.max(nOut, 1) * 4), pacc = new Float32Array(Math.max(nPool, 1));

@@ -60,6 +60,8 @@ export interface SizePlan {
   /** A band of the image, (cin, imageBandRows, width) float32, for its projection (spectral-forward.ts projectImage). */
   imageBand: number;
   imageBandRows: number;
+  /** Per-share scratch of spectral_fuse_f32, (shares, fuseScratchFloats) float32. */
+  fuseScratch: number;
   sums: number; // (shares, naMax) float64
   covs: number; // (shares, naMax, naMax) float64
   /** Training: per-share per-channel sums of g·z, (shares, channelsMax) float64. */
@@ -80,6 +82,11 @@ export interface SizePlan {
 
 /** Image rows staged in kernel memory per spectral_project_f32 band (the image itself stays on the host). */
 export const IMAGE_BAND_ROWS = 64;
+
+/** Floats of spectral_fuse_f32's scratch per thread: a pooled block's channel values, 16 a channel (twin: assembly/spectral.ts). */
+export function fuseScratchFloats(t: SpectralTables): number {
+  return 16 * t.channelsMax;
+}
 
 /** Floats of spectral_backfuse_f32's scratch per thread, with the outc weight gradient (twin: assembly/spectral_backward.ts). */
 export function backScratchFloats(t: SpectralTables): number {
@@ -156,6 +163,7 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
   const dLogits = logits; // training: the logits are copied out before ∂L/∂logits comes in
   const imageBandRows = Math.min(IMAGE_BAND_ROWS, H);
   const imageBand = arena.allocF32(t.model.arch.inChannels * imageBandRows * W);
+  const fuseScratch = arena.allocF32(shares * fuseScratchFloats(t));
   const sums = arena.alloc(shares * naMax * 8);
   const covs = arena.alloc(shares * naMax * naMax * 8);
   const normSums = train ? arena.alloc(shares * t.channelsMax * 8) : 0;
@@ -167,5 +175,5 @@ export function planSize(arena: Arena, memory: WebAssembly.Memory, t: SpectralTa
   const normC = train ? arena.allocF32(naMax) : 0;
   const normM = train ? arena.allocF32(naMax * naMax) : 0;
   new Uint8Array(memory.buffer, start, arena.mark() - start).fill(0);
-  return { width: W, height: H, levels, logits, dLogits, imageBand, imageBandRows, sums, covs, normSums, backScratch, outcGrads, tapGrads, target, lossSums, normC, normM };
+  return { width: W, height: H, levels, logits, dLogits, imageBand, imageBandRows, fuseScratch, sums, covs, normSums, backScratch, outcGrads, tapGrads, target, lossSums, normC, normM };
 }

@@ -92,18 +92,19 @@ export interface KernelExports {
    * With nPool > 0, rows go in pairs (y0 even) and each 2×2 block's max (floor) is also projected:
    * pool_g at (y/2, x/2) = Σ_o Gp[o,g]·max. F (channels, na); G (channels, padded4(nOut));
    * Gp (channels, padded4(nPool)). Outputs must not overlap q. `height` is the full-res height.
+   * Scratch: 16·channels floats per thread (the channel values of a pooled block; unused by the twin).
    */
   spectral_fuse_f32(
     outPtr: number, outMapStride: number, outRowStride: number, nOut: number, gPtr: number,
     poolPtr: number, poolMapStride: number, poolRowStride: number, nPool: number, gpPtr: number,
     qPtr: number, qMapStride: number, qRowStride: number, na: number, fPtr: number,
-    channels: number, width: number, height: number, y0: number, y1: number, relu: number,
+    channels: number, width: number, height: number, y0: number, y1: number, relu: number, scratchPtr: number,
   ): void;
   spectral_fuse_f32_ref(
     outPtr: number, outMapStride: number, outRowStride: number, nOut: number, gPtr: number,
     poolPtr: number, poolMapStride: number, poolRowStride: number, nPool: number, gpPtr: number,
     qPtr: number, qMapStride: number, qRowStride: number, na: number, fPtr: number,
-    channels: number, width: number, height: number, y0: number, y1: number, relu: number,
+    channels: number, width: number, height: number, y0: number, y1: number, relu: number, scratchPtr: number,
   ): void;
   /**
    * q_a = Σ_{pairs (a,b)} K_p ⋆ p_b, 3×3 cross-correlation; p maps must have a readable, zero
