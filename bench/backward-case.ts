@@ -3,7 +3,7 @@
  *
  *   node dist-bench/bench/backward-case.js --mode=forward|train|pair --size=959x640 --threads=2 --runs=5
  *
- * forward: the inference engine's forward pass (engine.run) on the image; train: an engine built
+ * forward: the inference engine's forward pass (engine.run, into one kept logits array) on the image; train: an engine built
  * for training on the stored positions (R = 33, the upstream model as stored) and its forward +
  * backward pass (engine.gradients) against a mask; pair: both engines in this process (each on its
  * own kernel instance and threads), their runs alternated, so that their ratio is measured side by
@@ -56,7 +56,11 @@ const timed = async (run: () => Promise<unknown>) => {
   await run();
   return (performance.now() - s) / 1000;
 };
-const forwardOnce = () => timed(() => forwardEngine!.run(input, photo.width, photo.height));
+// The forward writes its logits into one kept array, as the engine rows do (bench/engine-case.ts):
+// a fresh 5 MB array a run would add its page faults to the forward, which the training pass
+// (logits kept in kernel memory) does not have.
+const logits = new Float32Array(model.arch.classes * photo.width * photo.height);
+const forwardOnce = () => timed(() => forwardEngine!.run(input, photo.width, photo.height, logits));
 const trainOnce = () => timed(() => trainEngine!.gradients!(input, photo.width, photo.height, { target }));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const forwardWarm: number[] = [], trainWarm: number[] = [];
