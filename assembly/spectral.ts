@@ -295,25 +295,47 @@ function convPairRow(q: usize, p: usize, rowStride: i32, taps: usize, first: boo
   }
 }
 
-/** SIMD: one pair over row y, columns [0, xs) (xs a multiple of 4), 9 taps in registers. */
+/**
+ * SIMD: one pair over row y, columns [0, xs) (xs a multiple of 4). The taps of kernel rows 0–1,
+ * then of row 2, in two passes over the row: V8 loads all of a step's inputs before its
+ * multiply-adds, and nine taps with nine inputs spilled to the stack (the same chain of
+ * multiply-adds in the same order, so the same sums).
+ */
 function convPairRowSimd(q: usize, p: usize, rowStride: i32, taps: usize, first: bool, xs: i32): void {
   const row = <usize>rowStride << 2;
+  const r0 = at(p, -1) - row;
+  if (first) convTaps2(q, r0, row, taps, xs, true);
+  else convTaps2(q, r0, row, taps, xs, false);
+  convTaps1(q, r0 + 2 * row, taps + 24, xs);
+}
+
+/** s ← (first ? 0 : s) + Σ of kernel rows 0 and 1 (6 taps at `taps`), rows r0 and r0 + row of p. */
+// @ts-ignore: decorator
+@inline function convTaps2(q: usize, r0: usize, row: usize, taps: usize, xs: i32, first: bool): void {
   const k0 = v128.load32_splat(taps), k1 = v128.load32_splat(taps, 4), k2 = v128.load32_splat(taps, 8);
   const k3 = v128.load32_splat(taps, 12), k4 = v128.load32_splat(taps, 16), k5 = v128.load32_splat(taps, 20);
-  const k6 = v128.load32_splat(taps, 24), k7 = v128.load32_splat(taps, 28), k8 = v128.load32_splat(taps, 32);
   for (let x = 0; x < xs; x += 4) {
-    const o = at(q, x);
-    const r0 = at(p, x - 1) - row, r1 = r0 + row, r2 = r1 + row;
+    const o = at(q, x), a = r0 + (<usize>x << 2), b = a + row;
     let s = first ? f32x4.splat(0) : v128.load(o);
-    s = madd(k0, v128.load(r0), s);
-    s = madd(k1, v128.load(r0, 4), s);
-    s = madd(k2, v128.load(r0, 8), s);
-    s = madd(k3, v128.load(r1), s);
-    s = madd(k4, v128.load(r1, 4), s);
-    s = madd(k5, v128.load(r1, 8), s);
-    s = madd(k6, v128.load(r2), s);
-    s = madd(k7, v128.load(r2, 4), s);
-    s = madd(k8, v128.load(r2, 8), s);
+    s = madd(k0, v128.load(a), s);
+    s = madd(k1, v128.load(a, 4), s);
+    s = madd(k2, v128.load(a, 8), s);
+    s = madd(k3, v128.load(b), s);
+    s = madd(k4, v128.load(b, 4), s);
+    s = madd(k5, v128.load(b, 8), s);
+    v128.store(o, s);
+  }
+}
+
+/** s ← s + Σ of kernel row 2 (3 taps at `taps`), row r2 of p. */
+function convTaps1(q: usize, r2: usize, taps: usize, xs: i32): void {
+  const k6 = v128.load32_splat(taps), k7 = v128.load32_splat(taps, 4), k8 = v128.load32_splat(taps, 8);
+  for (let x = 0; x < xs; x += 4) {
+    const o = at(q, x), c = r2 + (<usize>x << 2);
+    let s = v128.load(o);
+    s = madd(k6, v128.load(c), s);
+    s = madd(k7, v128.load(c, 4), s);
+    s = madd(k8, v128.load(c, 8), s);
     v128.store(o, s);
   }
 }
