@@ -434,8 +434,7 @@ export function spectral_scatter_f32_2x2s2_ref(
 // ---------------------------------------------------------------------------------------------
 // Statistics of the Q maps for the norm, accumulated in float64 (one slot per thread):
 // spectral_sum_f64 adds Σ q_a; spectral_center_cov_f64 centres q_a in place with the float32
-// mean, then adds Σ q_a q_b for b ≥ a (products rounded to float32, sums in float64) unless
-// covPtr is 0 (centring only: the backward pass's recomputed Q).
+// mean, then adds Σ q_a q_b for b ≥ a (products rounded to float32, sums in float64).
 // ---------------------------------------------------------------------------------------------
 
 // @ts-ignore: decorator
@@ -497,7 +496,6 @@ function centerCov(
       for (let x = 0; x < xs; x += 4) v128.store(at(p, x), f32x4.sub(v128.load(at(p, x)), mv));
       for (let x = xs; x < width; x++) store<f32>(at(p, x), load<f32>(at(p, x)) - m);
     }
-    if (!covPtr) continue;
     for (let a = 0; a < na; a++) {
       const pa = at(qPtr, a * qMapStride + y * qRowStride);
       for (let b = a; b < na; b++) {

@@ -141,7 +141,6 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
             const at = q0 + a * qMapStride + y * qRowStride + x;
             f32[at] = fround(f32[at] - f32[m0 + a]);
           }
-      if (!covPtr) return;
       for (let a = 0; a < na; a++)
         for (let b = a; b < na; b++) {
           let s = 0;

@@ -136,7 +136,7 @@ export interface KernelExports {
   /** sum[a] += Σ q_a over rows [y0, y1) (float64 sums, 8-byte aligned). */
   spectral_sum_f64(sumPtr: number, qPtr: number, qMapStride: number, qRowStride: number, na: number, width: number, y0: number, y1: number): void;
   spectral_sum_f64_ref(sumPtr: number, qPtr: number, qMapStride: number, qRowStride: number, na: number, width: number, y0: number, y1: number): void;
-  /** q_a -= mean[a] in place (float32 means), then cov[a·na + b] += Σ q_a·q_b for b ≥ a (float64) unless covPtr is 0. */
+  /** q_a -= mean[a] in place (float32 means), then cov[a·na + b] += Σ q_a·q_b for b ≥ a (float64). */
   spectral_center_cov_f64(covPtr: number, qPtr: number, qMapStride: number, qRowStride: number, meanPtr: number, na: number, width: number, y0: number, y1: number): void;
   spectral_center_cov_f64_ref(covPtr: number, qPtr: number, qMapStride: number, qRowStride: number, meanPtr: number, na: number, width: number, y0: number, y1: number): void;
   /**
