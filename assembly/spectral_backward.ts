@@ -152,11 +152,11 @@ function foldSums(sumsPtr: usize, wgradPtr: usize, scratchPtr: usize, channels: 
 
 // The SIMD pass for na = 4 (the common case) runs in two loops over the channels per block of
 // pixels, so that neither holds more values than the 16 vector registers of x64: the first forms
-// g_o (into the g buffer of the scratch, two vectors per channel) and the sums; the second
-// projects g on F into the u maps. Fused in one loop, the u accumulators are spilled to the stack
+// g_o (into the g buffer of the scratch, two or four vectors per channel) and the sums; the
+// second projects g on F into the u maps. Fused in one loop, the u accumulators are spilled to the stack
 // and each channel waits on a store-to-load round trip.
 
-/** u_a at pixels uA (and uB if two) = Σ_o F[o,a] g_o, g_o from the g buffer (32 bytes per channel); na = 4. */
+/** u_a at pixels uA (and uB if two) = Σ_o F[o,a] g_o, g_o from the g buffer (vectors for uA and uB side by side, gStride bytes a channel); na = 4. */
 function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, gBuf: usize, gStride: usize, fPtr: usize, channels: i32): void {
   const zero = f32x4.splat(0);
   let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
