@@ -26,7 +26,7 @@ import { madd } from './madd';
 // ---------------------------------------------------------------------------------------------
 // spectral_fuse_f32: expand → (ReLU) → (2×2 max-pool) → project, per pixel.
 //   channel_o(p) = Σ_a F[o,a] q_a(p)                      F (channels, na)
-//   out_g(p)     = Σ_o G[o,g] relu(channel_o(p))          G (channels, padded4(nOut)), g < nOut
+//   out_g(p)     = Σ_o G[o,g] relu(channel_o(p)) (+ b_g)  G (channels, padded4(nOut)), g < nOut; b: biasPtr ≠ 0
 //   pool_g(p')   = Σ_o Gp[o,g] max_{2×2} relu(channel_o)  Gp (channels, padded4(nPool)), g < nPool
 // Rows go in pairs (y, y+1) when nPool > 0 and y + 1 < y1 (the caller starts ranges on even rows,
 // and a lone last row of an odd height is projected on `out` only). ReLU and the norm already
@@ -38,7 +38,7 @@ function fuseBlock(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, width: i32, y: i32, rows: i32, x0: i32, x1: i32, relu: i32,
+  channels: i32, width: i32, y: i32, rows: i32, x0: i32, x1: i32, relu: i32, biasPtr: usize,
 ): void {
   const gs = padded4(nOut), gps = padded4(nPool);
   const halfW = width >> 1;
@@ -73,6 +73,12 @@ function fuseBlock(
         }
       }
     }
+    if (biasPtr) {
+      for (let r = 0; r < rows; r++) for (let g = 0; g < nOut; g++) {
+        const p = at(outPtr, g * outMapStride + (y + r) * outRowStride + x);
+        store<f32>(p, load<f32>(p) + load<f32>(at(biasPtr, g)));
+      }
+    }
   }
 }
 
@@ -80,13 +86,13 @@ export function spectral_fuse_f32_ref(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, width: i32, height: i32, y0: i32, y1: i32, relu: i32, scratchPtr: usize,
+  channels: i32, width: i32, height: i32, y0: i32, y1: i32, relu: i32, biasPtr: usize, scratchPtr: usize,
 ): void {
   let y = y0;
   while (y < y1) {
     const rows = nPool > 0 && y + 1 < y1 ? 2 : 1;
     fuseBlock(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
-      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, 0, width, relu);
+      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, 0, width, relu, biasPtr);
     y += rows;
   }
 }
@@ -104,7 +110,7 @@ export function spectral_fuse_f32_ref(
 @inline function fuseColumn(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, x: i32, y: i32, floor: v128, h: usize,
+  channels: i32, x: i32, y: i32, floor: v128, biasPtr: usize, h: usize,
 ): void {
   const gs = <usize>padded4(nOut) << 2;
   const qMap = <usize>qMapStride << 2;
@@ -171,22 +177,28 @@ export function spectral_fuse_f32_ref(
         hk += 64;
       }
     }
-    const p = at(outPtr, gb * outMapStride + y * outRowStride + x);
-    if (gb < nOut) v128.store(p, c0);
-    if (gb + 1 < nOut) v128.store(p + outMap, c1);
-    if (gb + 2 < nOut) v128.store(p + 2 * outMap, c2);
-    if (gb + 3 < nOut) v128.store(p + 3 * outMap, c3);
+    const p = at(outPtr, gb * outMapStride + y * outRowStride + x), b = at(biasPtr, gb);
+    if (gb < nOut) v128.store(p, withBias(c0, biasPtr, b));
+    if (gb + 1 < nOut) v128.store(p + outMap, withBias(c1, biasPtr, b + 4));
+    if (gb + 2 < nOut) v128.store(p + 2 * outMap, withBias(c2, biasPtr, b + 8));
+    if (gb + 3 < nOut) v128.store(p + 3 * outMap, withBias(c3, biasPtr, b + 12));
   }
+}
+
+/** c + the bias at b, where there is a bias (biasPtr ≠ 0). */
+// @ts-ignore: decorator
+@inline function withBias(c: v128, biasPtr: usize, b: usize): v128 {
+  return biasPtr ? f32x4.add(c, v128.load32_splat(b)) : c;
 }
 
 /** Row y, columns [0, width) (width ≥ 4): blocks of 4, the last one overlapping the one before it. */
 function fuseRow(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, y: i32, width: i32, floor: v128,
+  channels: i32, y: i32, width: i32, floor: v128, biasPtr: usize,
 ): void {
   for (let xb = 0; xb < width; xb += 4) {
-    fuseColumn(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, min(xb, width - 4), y, floor, 0);
+    fuseColumn(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, min(xb, width - 4), y, floor, biasPtr, 0);
   }
 }
 
@@ -201,7 +213,7 @@ function fusePoolPair(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, y: i32, width: i32, floor: v128, scratchPtr: usize,
+  channels: i32, y: i32, width: i32, floor: v128, biasPtr: usize, scratchPtr: usize,
 ): void {
   const halfW = width >> 1;
   const gs = <usize>padded4(nPool) << 2;
@@ -211,7 +223,7 @@ function fusePoolPair(
     for (let r = 0; r < 2; r++) {
       for (let c = 0; c < 2; c++) {
         fuseColumn(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels,
-          x + 4 * c, y + r, floor, scratchPtr + <usize>(32 * r + 16 * c));
+          x + 4 * c, y + r, floor, biasPtr, scratchPtr + <usize>(32 * r + 16 * c));
       }
     }
     const out0 = at(poolPtr, (y >> 1) * poolRowStride + xp);
@@ -240,7 +252,7 @@ function fusePoolPair(
   }
   if (2 * halfW < width) {
     for (let r = 0; r < 2; r++) {
-      fuseColumn(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, width - 4, y + r, floor, 0);
+      fuseColumn(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, width - 4, y + r, floor, biasPtr, 0);
     }
   }
 }
@@ -249,7 +261,7 @@ export function spectral_fuse_f32(
   outPtr: usize, outMapStride: i32, outRowStride: i32, nOut: i32, gPtr: usize,
   poolPtr: usize, poolMapStride: i32, poolRowStride: i32, nPool: i32, gpPtr: usize,
   qPtr: usize, qMapStride: i32, qRowStride: i32, na: i32, fPtr: usize,
-  channels: i32, width: i32, height: i32, y0: i32, y1: i32, relu: i32, scratchPtr: usize,
+  channels: i32, width: i32, height: i32, y0: i32, y1: i32, relu: i32, biasPtr: usize, scratchPtr: usize,
 ): void {
   const floor = f32x4.splat(relu ? <f32>0 : <f32>-Infinity);
   let y = y0;
@@ -259,12 +271,12 @@ export function spectral_fuse_f32(
       // SIMD: 4-pixel blocks (out), 4 pooled pixels from 8 columns (pool).
       if (rows == 2) {
         fusePoolPair(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
-          qPtr, qMapStride, qRowStride, na, fPtr, channels, y, width, floor, scratchPtr);
-      } else fuseRow(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y, width, floor);
+          qPtr, qMapStride, qRowStride, na, fPtr, channels, y, width, floor, biasPtr, scratchPtr);
+      } else fuseRow(outPtr, outMapStride, outRowStride, nOut, gPtr, qPtr, qMapStride, qRowStride, na, fPtr, channels, y, width, floor, biasPtr);
     } else {
       // Narrower than one block: the scalar pass.
       fuseBlock(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
-        qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, 0, width, relu);
+        qPtr, qMapStride, qRowStride, na, fPtr, channels, width, y, rows, 0, width, relu, biasPtr);
     }
     y += rows;
   }

@@ -814,7 +814,7 @@ export function spectral_scatter_grad_f64_2x2s2_ref(
 // ---------------------------------------------------------------------------------------------
 // spectral_softmax_f32 and spectral_softmax_grad_f32: the training loss on the logit maps, in place
 // (src/engines/loss.ts is the float64 yardstick; the same formulas, per pixel, t its target class):
-//   l_k = logit_k + bias_k (float32);  m = max_k l_k;  e_k = exp(l_k − m);  z = Σ_k e_k;  s_k = e_k / z
+//   l_k = logit_k (outc's bias included);  m = max_k l_k;  e_k = exp(l_k − m);  z = Σ_k e_k;  s_k = e_k / z
 //   written over the logits: s_k;  sums[0] += −(l_t − m − log z);  sums[1] += Σ_k s_k;
 //   sums[2] += s_t;  sums[3] += 1 for a pixel with a logit that is not finite (left as l)
 // then, with the Dice terms the host derives from the sums (gTrue, gOther) and n pixels:
@@ -825,7 +825,7 @@ export function spectral_scatter_grad_f64_2x2s2_ref(
 // ---------------------------------------------------------------------------------------------
 
 export function spectral_softmax_f32(
-  sumsPtr: usize, scratchPtr: usize, lPtr: usize, mapStride: i32, rowStride: i32, classes: i32, biasPtr: usize,
+  sumsPtr: usize, scratchPtr: usize, lPtr: usize, mapStride: i32, rowStride: i32, classes: i32,
   targetPtr: usize, width: i32, y0: i32, y1: i32,
 ): void {
   const map = <usize>mapStride << 2;
@@ -837,9 +837,7 @@ export function spectral_softmax_f32(
       let m: f64 = -Infinity;
       let top = 0, finite = true;
       for (let k = 0; k < classes; k++) {
-        let v = load<f32>(p + <usize>k * map);
-        if (biasPtr) v += load<f32>(biasPtr + (<usize>k << 2));
-        store<f32>(p + <usize>k * map, v);
+        const v = load<f32>(p + <usize>k * map);
         if (!isFinite(v)) finite = false;
         if (<f64>v > m) {
           m = <f64>v;
@@ -847,7 +845,7 @@ export function spectral_softmax_f32(
         }
       }
       if (!finite) {
-        bad += 1; // left as the biased logits, for the host to find and name
+        bad += 1; // left as the logits, for the host to find and name
         continue;
       }
       let z: f64 = 0;

@@ -134,9 +134,10 @@ t.test('spectral_fuse_f32 against its twins', async (t) => {
     const G = geometry(w, h), Gp = geometry(w >> 1, h >> 1);
     const qOff = 0, outOff = qOff + na * G.mapSize, poolOff = outOff + Math.max(nOut, 1) * G.mapSize;
     const fOff = poolOff + Math.max(nPool, 1) * Gp.mapSize, gOff = fOff + channels * na, gpOff = gOff + channels * padded4(nOut);
-    const total = gpOff + channels * padded4(nPool) + 4;
+    const biasOff = gpOff + channels * padded4(nPool), total = biasOff + Math.max(nOut, 1) + 4;
     const scratch = k.arena.allocF32(16 * channels);
-    await crossCheck(t, k, `fuse W=${w} H=${h} rows [${y0},${y1}) na=${na} nOut=${nOut} nPool=${nPool} C=${channels} relu=${relu}`, total,
+    const bias = n % 3 === 1; // with a bias per out map (outc's) on a third of the cases
+    await crossCheck(t, k, `fuse W=${w} H=${h} rows [${y0},${y1}) na=${na} nOut=${nOut} nPool=${nPool} C=${channels} relu=${relu} bias=${bias}`, total,
       (mem, _b, rand) => {
         for (let i = 0; i < total; i++) mem[i] = rand() * 2 - 1;
         // Outputs: NaN in the written interior, sentinels (random, compared) elsewhere.
@@ -147,7 +148,7 @@ t.test('spectral_fuse_f32 against its twins', async (t) => {
         b + 4 * (outOff + G.interior), G.mapSize, G.stride, nOut, b + 4 * gOff,
         b + 4 * (poolOff + Gp.interior), Gp.mapSize, Gp.stride, nPool, b + 4 * gpOff,
         b + 4 * (qOff + G.interior), G.mapSize, G.stride, na, b + 4 * fOff,
-        channels, w, h, y0, y1, relu, scratch));
+        channels, w, h, y0, y1, relu, bias ? b + 4 * biasOff : 0, scratch));
   }
 });
 

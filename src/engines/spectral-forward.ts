@@ -17,8 +17,8 @@ import type { Exec } from './spectral-exec.js';
 import { fuseScratchFloats, interior, qMapsOf, type Level, type SizePlan } from './spectral-size.js';
 import type { Consumer, ConvStage, SpectralTables } from './spectral-tables.js';
 
-/** A planar map set a fused pass writes: pointer to pixel (0, 0) of map 0, strides, consumer table. */
-export interface Target { ptr: number; mapStride: number; rowStride: number; c: Consumer }
+/** A planar map set a fused pass writes: pointer to pixel (0, 0) of map 0, strides, consumer table, and a bias per map (float32) if any. */
+export interface Target { ptr: number; mapStride: number; rowStride: number; c: Consumer; biasPtr?: number }
 export const NO_TARGET: Target = { ptr: 0, mapStride: 0, rowStride: 0, c: { n: 0, gPtr: 0 } };
 
 export function mapsAt(L: Level, buf: number, c: Consumer): Target {
@@ -39,7 +39,7 @@ export function fuse(ex: Exec, t: SpectralTables, sp: SizePlan, src: FuseSource,
     out.ptr, out.mapStride, out.rowStride, out.c.n, out.c.gPtr,
     pool.ptr, pool.mapStride, pool.rowStride, pool.c.n, pool.c.gPtr,
     src.ptr, src.mapStride, src.rowStride, src.na, src.fPtr,
-    src.channels, L.w, L.h, y0, y1, relu ? 1 : 0, sp.fuseScratch + s * fuseScratchFloats(t) * 4,
+    src.channels, L.w, L.h, y0, y1, relu ? 1 : 0, out.biasPtr ?? 0, sp.fuseScratch + s * fuseScratchFloats(t) * 4,
   ]);
 }
 
@@ -119,7 +119,7 @@ export function projectImage(ex: Exec, t: SpectralTables, sp: SizePlan, input: F
   }
 }
 
-/** The whole network from the image projection (projectImage) to the logits (in sp.logits, without outc's bias). */
+/** The whole network from the image projection (projectImage) to the logits (in sp.logits, outc's bias included). */
 export function forward(ex: Exec, t: SpectralTables, sp: SizePlan): void {
   const { levels } = sp;
   const { down, ups, outc } = t;
@@ -147,7 +147,7 @@ export function forward(ex: Exec, t: SpectralTables, sp: SizePlan): void {
     convNorm(ex, t, u.conv2, L, L.in.up2, sp);
     if (l > 0) fuse(ex, t, sp, fromQ(u.conv2, L), L, mapsAt(L, L.in.transposed, t.toTransposed[l - 1]), NO_TARGET, true);
     else {
-      const logits = mapsAt(L, sp.logits, t.toLogits);
+      const logits = { ...mapsAt(L, sp.logits, t.toLogits), biasPtr: t.outcBiasPtr };
       if (!outc) fuse(ex, t, sp, fromQ(u.conv2, L), L, logits, NO_TARGET, true);
       else {
         fuse(ex, t, sp, fromQ(u.conv2, L), L, mapsAt(L, L.in.outc, t.toLogits), NO_TARGET, true);

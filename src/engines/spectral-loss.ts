@@ -29,7 +29,7 @@ export function lossOnMaps(ex: Exec, t: SpectralTables, sp: SizePlan, target: Ar
   ex.f64(sp.lossSums, ex.shares * slot).fill(0);
   ex.rows(h, 1, (y0, y1, s) => [
     'spectral_softmax_f32', sp.lossSums + s * slot * 8, sp.backScratch + s * backScratchFloats(t) * 4, maps, L0.mapSize, L0.stride, classes,
-    t.outcBiasPtr, sp.target, w, y0, y1,
+    sp.target, w, y0, y1,
   ]);
   const [ceSum, probSum, trueProbSum, bad] = ex.sumShares(sp.lossSums, 4, slot);
   if (bad > 0) {

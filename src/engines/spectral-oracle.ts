@@ -44,9 +44,10 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
 
   return {
     spectral_fuse_f32(outPtr, outMapStride, outRowStride, nOut, gPtr, poolPtr, poolMapStride, poolRowStride, nPool, gpPtr,
-      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, height, y0, y1, relu, scratchPtr) {
+      qPtr, qMapStride, qRowStride, na, fPtr, channels, width, height, y0, y1, relu, biasPtr, scratchPtr) {
       views();
       void scratchPtr; // the SIMD kernel's channel values of a pooled block
+      const b0 = biasPtr >> 2;
       const o0 = outPtr >> 2, p0 = poolPtr >> 2, q0 = qPtr >> 2, g0 = gPtr >> 2, gp0 = gpPtr >> 2, f0 = fPtr >> 2;
       const gs = padded4(nOut), gps = padded4(nPool);
       const acc = new Float32Array(Math.max(nOut, 1) * 4), pacc = new Float32Array(Math.max(nPool, 1));
@@ -75,7 +76,9 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
               for (let g = 0; g < nPool; g++) pacc[g] = fround(pacc[g] + fround(f32[gp0 + o * gps + g] * m));
             }
           }
-          for (let r = 0; r < rows; r++) for (let g = 0; g < nOut; g++) f32[o0 + g * outMapStride + (y + r) * outRowStride + x] = acc[r * nOut + g];
+          for (let r = 0; r < rows; r++) {
+            for (let g = 0; g < nOut; g++) f32[o0 + g * outMapStride + (y + r) * outRowStride + x] = biasPtr ? fround(acc[r * nOut + g] + f32[b0 + g]) : acc[r * nOut + g];
+          }
           if (pooled) for (let g = 0; g < nPool; g++) f32[p0 + g * poolMapStride + (y >> 1) * poolRowStride + (x >> 1)] = pacc[g];
         }
         if (pair) y++;
@@ -201,10 +204,10 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
       }
     },
 
-    spectral_softmax_f32(sumsPtr, scratchPtr, lPtr, mapStride, rowStride, classes, biasPtr, targetPtr, width, y0, y1) {
+    spectral_softmax_f32(sumsPtr, scratchPtr, lPtr, mapStride, rowStride, classes, targetPtr, width, y0, y1) {
       views();
       void scratchPtr;
-      const l0 = lPtr >> 2, t0 = targetPtr >> 2, s0 = sumsPtr >> 3, b0 = biasPtr >> 2;
+      const l0 = lPtr >> 2, t0 = targetPtr >> 2, s0 = sumsPtr >> 3;
       const e = new Float64Array(classes);
       let ce = 0, probSum = 0, trueProb = 0, bad = 0;
       for (let y = y0; y < y1; y++)
@@ -212,8 +215,7 @@ export function createOracleKernels(memory: WebAssembly.Memory): SpectralKernels
           const p = l0 + y * rowStride + x, t = i32[t0 + y * width + x];
           let m = -Infinity, top = 0, finite = true;
           for (let k = 0; k < classes; k++) {
-            const v = biasPtr ? fround(f32[p + k * mapStride] + f32[b0 + k]) : f32[p + k * mapStride];
-            f32[p + k * mapStride] = v;
+            const v = f32[p + k * mapStride];
             if (!Number.isFinite(v)) finite = false;
             if (v > m) { m = v; top = k; }
           }

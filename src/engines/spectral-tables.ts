@@ -66,7 +66,7 @@ export interface SpectralTables {
   outc?: ConvStage;
   /** (cin, nb) float64 in kernel memory: φ_b(i) for the image's projection on inc.conv1's input frequencies. */
   imageBasisPtr: number;
-  /** Training: outc's bias (classes float32) in kernel memory for the loss kernels, 0 without one. */
+  /** outc's bias (classes float32) in kernel memory, added to the logits by their fused pass; 0 without one. */
   outcBiasPtr: number;
   downNext: Consumer[]; // conv1 → conv2
   skipShare: Consumer[]; // x_l → up conv1 (first half)
@@ -233,7 +233,7 @@ export function buildSpectralTables(arena: Arena, memory: WebAssembly.Memory, mo
   const convs = [...down.flatMap((d) => [d.conv1, d.conv2]), ...ups.flatMap((u) => [u.conv1, u.conv2]), ...(outc ? [outc] : [])];
   return {
     model, train, down, ups, outc, imageBasisPtr: w.f64(basisMatrix(cinImage, down[0].conv1.f.inFreqs)),
-    outcBiasPtr: train && model.outc.bias ? w.f32(model.outc.bias) : 0, downNext, skipShare, pooled, upNext, toTransposed, toLogits, identityG,
+    outcBiasPtr: model.outc.bias ? w.f32(model.outc.bias) : 0, downNext, skipShare, pooled, upNext, toTransposed, toLogits, identityG,
     naMax: Math.max(1, ...convs.map((c) => c.f.outFreqs.length)),
     nbMax: Math.max(1, ...convs.map((c) => c.f.inFreqs.length), ...ups.map((u) => u.scatter.t.inFreqs.length)),
     pairsMax: Math.max(1, ...convs.map((c) => c.nPairs), ...ups.map((u) => u.scatter.nPairs)),

@@ -73,13 +73,12 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
   const modelMark = arena.mark();
   const ex = createExec(arena, memory, k, parallel, useJs);
   const { classes, inChannels: cinImage } = model.arch;
-  const outcBias = model.outc.bias;
   /** Training: the current value of every listed position, per layer. */
   const values = new Map<FrLayer, Float64Array>(model.layers.map((layer) => [layer, Float64Array.from(layer.values)]));
 
   let size: SizePlan | undefined;
   let disposed = false;
-  /** The image in, the forward pass; the logits (without outc's bias) stay in sp.logits. */
+  /** The image in, the forward pass; the logits (outc's bias included) stay in sp.logits. */
   const forwardInPlace = (input: Float32Array, W: number, H: number): SizePlan => {
     if (disposed) throw new FreqregError('engine', 'ENGINE_UNAVAILABLE', 'the spectral engine was disposed');
     if (input.length !== cinImage * W * H) {
@@ -101,7 +100,6 @@ export function createSpectralEngine(kernels: KernelInstance, model: FrModel, op
     const L0 = sp.levels[0];
     const data = into ?? new Float32Array(classes * W * H);
     copyPlanes(data, W * H, W, arena.f32(interior(L0, sp.logits), classes * L0.mapSize), L0.mapSize, L0.stride, classes, W, H);
-    if (outcBias) for (let c = 0; c < classes; c++) for (let p = 0; p < W * H; p++) data[c * W * H + p] += outcBias[c];
     return data;
   };
 

@@ -92,19 +92,20 @@ export interface KernelExports {
    * With nPool > 0, rows go in pairs (y0 even) and each 2×2 block's max (floor) is also projected:
    * pool_g at (y/2, x/2) = Σ_o Gp[o,g]·max. F (channels, na); G (channels, padded4(nOut));
    * Gp (channels, padded4(nPool)). Outputs must not overlap q. `height` is the full-res height.
-   * Scratch: 16·channels floats per thread (the channel values of a pooled block; unused by the twin).
+   * With biasPtr ≠ 0, b[g] (float32, nOut) is added to out_g. Scratch: 16·channels floats per
+   * thread (the channel values of a pooled block; unused by the twin).
    */
   spectral_fuse_f32(
     outPtr: number, outMapStride: number, outRowStride: number, nOut: number, gPtr: number,
     poolPtr: number, poolMapStride: number, poolRowStride: number, nPool: number, gpPtr: number,
     qPtr: number, qMapStride: number, qRowStride: number, na: number, fPtr: number,
-    channels: number, width: number, height: number, y0: number, y1: number, relu: number, scratchPtr: number,
+    channels: number, width: number, height: number, y0: number, y1: number, relu: number, biasPtr: number, scratchPtr: number,
   ): void;
   spectral_fuse_f32_ref(
     outPtr: number, outMapStride: number, outRowStride: number, nOut: number, gPtr: number,
     poolPtr: number, poolMapStride: number, poolRowStride: number, nPool: number, gpPtr: number,
     qPtr: number, qMapStride: number, qRowStride: number, na: number, fPtr: number,
-    channels: number, width: number, height: number, y0: number, y1: number, relu: number, scratchPtr: number,
+    channels: number, width: number, height: number, y0: number, y1: number, relu: number, biasPtr: number, scratchPtr: number,
   ): void;
   /**
    * q_a = Σ_{pairs (a,b)} K_p ⋆ p_b, 3×3 cross-correlation; p maps must have a readable, zero
@@ -155,12 +156,12 @@ export interface KernelExports {
   // ---- spectral backward (assembly/spectral_backward.ts): the gradient kernels of src/engines/spectral-backward.ts ----
   /**
    * The training loss's first pass over the logit maps (classes maps, rows [y0, y1), int32 targets
-   * row-major): adds the bias (biasPtr ≠ 0), writes the softmax over the logits, and adds to
+   * row-major; outc's bias included by spectral_fuse_f32): writes the softmax over the logits, and adds to
    * float64 sums[0..3]: Σ −log s_t, Σ_k s_k, Σ s_t, pixels with a logit that is not finite.
    * scratch: classes float64 per thread. Scalar by nature (exp and log per pixel): no twin.
    */
   spectral_softmax_f32(
-    sumsPtr: number, scratchPtr: number, lPtr: number, mapStride: number, rowStride: number, classes: number, biasPtr: number,
+    sumsPtr: number, scratchPtr: number, lPtr: number, mapStride: number, rowStride: number, classes: number,
     targetPtr: number, width: number, y0: number, y1: number,
   ): void;
   /**
