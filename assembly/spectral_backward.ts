@@ -216,6 +216,24 @@ function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, gBuf: usize, 
   v128.store(s, madd(go, z, v128.load(s)));
 }
 
+/**
+ * g_o of four pixels from z_o, any nOut: ∂L/∂h_o = Σ_k G[o,k] out_k (out_k at d, G's row at g), masked
+ * by z_o > 0; g_o·z_o added to the lanes at s, and the weight gradient there too (wg). Returns g_o.
+ */
+// @ts-ignore: decorator
+@inline function gradOf(z: v128, d: usize, outMap: usize, nOut: i32, g: usize, s: usize, wg: bool): v128 {
+  let dh = f32x4.splat(0);
+  let dg = d;
+  for (let k = 0; k < nOut; k++) {
+    dh = madd(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg), dh);
+    dg += outMap;
+  }
+  const go = v128.and(dh, f32x4.gt(z, f32x4.splat(0)));
+  if (wg) addWeightGrad(s, d, outMap, nOut, z);
+  v128.store(s, madd(go, z, v128.load(s)));
+  return go;
+}
+
 /** g_o of four pixels (q, d at their first map) into the g buffer at gOut (32-byte steps), Σ g·z and the weight gradient into the lanes; na = 4. */
 function gradColumn(
   gOut: usize, scratchPtr: usize, ss: usize, wg: bool,
@@ -267,16 +285,7 @@ function gradColumn(
       madd(v128.load32_splat(f), q0, f32x4.mul(v128.load32_splat(f, 4), q1)),
       madd(v128.load32_splat(f, 8), q2, f32x4.mul(v128.load32_splat(f, 12), q3)),
     );
-    let dh = zero;
-    let dg = d;
-    for (let k = 0; k < nOut; k++) {
-      dh = madd(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg), dh);
-      dg += outMap;
-    }
-    const go = v128.and(dh, f32x4.gt(z, zero));
-    if (wg) addWeightGrad(s, d, outMap, nOut, z);
-    v128.store(gb, go);
-    v128.store(s, madd(go, z, v128.load(s)));
+    v128.store(gb, gradOf(z, d, outMap, nOut, g, s, wg));
     f += 16;
     g += gs;
     s += ss;
@@ -325,20 +334,12 @@ function backfuseRow(
         z = madd(v128.load32_splat(f + (<usize>a << 2)), v128.load(qa), z);
         qa += qMap;
       }
-      let dh = zero;
-      let dg = d;
-      for (let k = 0; k < nOut; k++) {
-        dh = madd(v128.load32_splat(g + (<usize>k << 2)), v128.load(dg), dh);
-        dg += outMap;
-      }
-      const go = v128.and(dh, f32x4.gt(z, zero));
-      if (wg) addWeightGrad(s, d, outMap, nOut, z);
+      const go = gradOf(z, d, outMap, nOut, g, s, wg);
       ua = u;
       for (let a = 0; a < na; a++) {
         v128.store(ua, madd(v128.load32_splat(f + (<usize>a << 2)), go, v128.load(ua)));
         ua += uMap;
       }
-      v128.store(s, madd(go, z, v128.load(s)));
       f += fStride;
       g += gs;
       s += ss;

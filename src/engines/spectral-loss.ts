@@ -14,9 +14,9 @@ import { backScratchFloats, interior, lossSlot, type SizePlan } from './spectral
 import type { SpectralTables } from './spectral-tables.js';
 
 /**
- * CE + Dice loss of the logits in sp.logits (outc's bias added here) against `target` (height ×
- * width class indices, already checked), ∂L/∂logits left in sp.dLogits, and Σ_p ∂L/∂logit_c per
- * class (outc's bias gradient). Refuses logits that are not finite (NOT_FINITE).
+ * CE + Dice loss of the logits in sp.logits (outc's bias included by the forward pass) against
+ * `target` (height × width class indices, already checked), ∂L/∂logits left in sp.dLogits, and
+ * Σ_p ∂L/∂logit_c per class (outc's bias gradient). Refuses logits that are not finite (NOT_FINITE).
  */
 export function lossOnMaps(ex: Exec, t: SpectralTables, sp: SizePlan, target: ArrayLike<number>): LossTerms & { classSums: Float64Array } {
   const L0 = sp.levels[0];
