@@ -33,7 +33,8 @@ import { madd } from './madd';
 // which the host sums from the u maps.)
 // The first maximum of a window in row-major order takes the pooled gradient (PyTorch's rule).
 // Scratch (SIMD kernel), per thread: per-lane row sums, 4·(1 + nOut)·channels floats with a weight
-// gradient (else 4·channels), then g of a block of pixels, 16·channels floats.
+// gradient (else 4·channels), then the slots of a block of pixels (z, then g), 16·channels floats,
+// then the list of the channels live in the block, channels int32.
 // ---------------------------------------------------------------------------------------------
 
 // @ts-ignore: decorator
@@ -150,20 +151,27 @@ function foldSums(sumsPtr: usize, wgradPtr: usize, scratchPtr: usize, channels: 
   }
 }
 
-// The SIMD pass for na = 4 (the common case) runs in two loops over the channels per block of
-// pixels, so that neither holds more values than the 16 vector registers of x64: the first forms
-// g_o (into the g buffer of the scratch, two or four vectors per channel) and the sums; the
-// second projects g on F into the u maps. Fused in one loop, the u accumulators are spilled to the stack
-// and each channel waits on a store-to-load round trip.
+// The SIMD pass for na = 4 (the common case) runs in three loops over the channels per block of
+// pixels, so that none holds more values than the 16 vector registers of x64: the first forms z_o
+// into the block's slots and lists the channels live in the block (z_o > 0 somewhere in it); the
+// second, over the live channels only, forms g_o in place of z_o and the sums; the third projects
+// g on F into the u maps. A channel that is dead in the block (ReLU off at all its pixels, about
+// a third of the channel-blocks in the upstream model) has g_o = 0 there and adds nothing to u,
+// the sums or the weight gradient, so only its z is formed. Fused in one loop, the u accumulators
+// are spilled to the stack and each channel waits on a store-to-load round trip.
+// Slots: 32 bytes a channel for eight columns of a row (z, then g, of columns 0–3 and 4–7), 64 for
+// a pooled row pair (top and bottom of columns 0–3, then of columns 4–7); the list holds the
+// channel of each slot, int32.
 
-/** u_a at pixels uA (and uB if two) = Σ_o F[o,a] g_o, g_o from the g buffer (vectors for uA and uB side by side, gStride bytes a channel); na = 4. */
-function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, gBuf: usize, gStride: usize, fPtr: usize, channels: i32): void {
+/** u_a at pixels uA (and uB if two) = Σ_o F[o,a] g_o over the n listed channels, g from the slots (vectors for uA and uB side by side, slotBytes a slot); na = 4. */
+function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, slots: usize, slotBytes: usize, list: usize, n: i32, fPtr: usize): void {
   const zero = f32x4.splat(0);
   let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
-  let f = fPtr, gb = gBuf;
+  let gb = slots;
   if (two) {
     let b0 = zero, b1 = zero, b2 = zero, b3 = zero;
-    for (let o = 0; o < channels; o++) {
+    for (let j = 0; j < n; j++) {
+      const f = fPtr + (<usize>load<i32>(list + (<usize>j << 2)) << 4);
       const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
       const ga = v128.load(gb), gB = v128.load(gb, 16);
       a0 = madd(f0, ga, a0);
@@ -174,46 +182,27 @@ function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, gBuf: usize, 
       b1 = madd(f1, gB, b1);
       b2 = madd(f2, gB, b2);
       b3 = madd(f3, gB, b3);
-      f += 16;
-      gb += gStride;
+      gb += slotBytes;
     }
     v128.store(uB, b0);
     v128.store(uB + uMap, b1);
     v128.store(uB + 2 * uMap, b2);
     v128.store(uB + 3 * uMap, b3);
   } else {
-    for (let o = 0; o < channels; o++) {
+    for (let j = 0; j < n; j++) {
+      const f = fPtr + (<usize>load<i32>(list + (<usize>j << 2)) << 4);
       const ga = v128.load(gb);
       a0 = madd(v128.load32_splat(f), ga, a0);
       a1 = madd(v128.load32_splat(f, 4), ga, a1);
       a2 = madd(v128.load32_splat(f, 8), ga, a2);
       a3 = madd(v128.load32_splat(f, 12), ga, a3);
-      f += 16;
-      gb += gStride;
+      gb += slotBytes;
     }
   }
   v128.store(uA, a0);
   v128.store(uA + uMap, a1);
   v128.store(uA + 2 * uMap, a2);
   v128.store(uA + 3 * uMap, a3);
-}
-
-/** g_o of four pixels for na = nOut = 4 (q and ∂L/∂P' in registers) into gb; g_o·z_o added to the lanes at s. */
-// @ts-ignore: decorator
-@inline function gradChannel4(
-  f: usize, g: usize, s: usize, gb: usize, q0: v128, q1: v128, q2: v128, q3: v128, d0: v128, d1: v128, d2: v128, d3: v128,
-): void {
-  const z = f32x4.add(
-    madd(v128.load32_splat(f), q0, f32x4.mul(v128.load32_splat(f, 4), q1)),
-    madd(v128.load32_splat(f, 8), q2, f32x4.mul(v128.load32_splat(f, 12), q3)),
-  );
-  const dh = f32x4.add(
-    madd(v128.load32_splat(g), d0, f32x4.mul(v128.load32_splat(g, 4), d1)),
-    madd(v128.load32_splat(g, 8), d2, f32x4.mul(v128.load32_splat(g, 12), d3)),
-  );
-  const go = v128.and(dh, f32x4.gt(z, f32x4.splat(0)));
-  v128.store(gb, go);
-  v128.store(s, madd(go, z, v128.load(s)));
 }
 
 /**
@@ -234,62 +223,105 @@ function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, gBuf: usize, 
   return go;
 }
 
-/** g_o of four pixels (q, d at their first map) into the g buffer at gOut (32-byte steps), Σ g·z and the weight gradient into the lanes; na = 4. */
-function gradColumn(
-  gOut: usize, scratchPtr: usize, ss: usize, wg: bool,
+/**
+ * z_o of eight columns of a row (four if not two: the second vector 0) for every channel, q at the
+ * block's first map: into the slots, and the channel into the list, a channel's slot kept only
+ * when it is live (z_o > 0 at one of the columns). Returns the number of live channels; na = 4.
+ */
+function liveColumns(slots: usize, list: usize, q: usize, qMap: usize, two: bool, fPtr: usize, channels: i32): i32 {
+  const zero = f32x4.splat(0);
+  const a0 = v128.load(q), a1 = v128.load(q + qMap), a2 = v128.load(q + 2 * qMap), a3 = v128.load(q + 3 * qMap);
+  let b0 = zero, b1 = zero, b2 = zero, b3 = zero;
+  if (two) {
+    b0 = v128.load(q, 16);
+    b1 = v128.load(q + qMap, 16);
+    b2 = v128.load(q + 2 * qMap, 16);
+    b3 = v128.load(q + 3 * qMap, 16);
+  }
+  let n = 0;
+  let f = fPtr;
+  for (let o = 0; o < channels; o++) {
+    const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
+    const za = f32x4.add(madd(f0, a0, f32x4.mul(f1, a1)), madd(f2, a2, f32x4.mul(f3, a3)));
+    const zb = f32x4.add(madd(f0, b0, f32x4.mul(f1, b1)), madd(f2, b2, f32x4.mul(f3, b3)));
+    const slot = slots + (<usize>n << 5);
+    v128.store(slot, za);
+    v128.store(slot, zb, 16);
+    store<i32>(list + (<usize>n << 2), o);
+    n += <i32>v128.any_true(f32x4.gt(f32x4.pmax(za, zb), zero));
+    f += 16;
+  }
+  return n;
+}
+
+/**
+ * g_o of the n live channels of a block of liveColumns, in place of z_o in their slots: ∂L/∂h_o =
+ * Σ_k G[o,k] out_k (out_k at d, and d + 16 if two) where z_o > 0; g_o·z_o added to the channel's
+ * lanes, and the weight gradient there too (wg).
+ */
+function gradLive(
+  slots: usize, list: usize, n: i32, two: bool, scratchPtr: usize, ss: usize, wg: bool,
   d: usize, outMap: usize, nOut: i32, gPtr: usize, gs: usize,
-  q: usize, qMap: usize, fPtr: usize, channels: i32,
 ): void {
   const zero = f32x4.splat(0);
-  const q0 = v128.load(q), q1 = v128.load(q + qMap), q2 = v128.load(q + 2 * qMap), q3 = v128.load(q + 3 * qMap);
-  let f = fPtr, g = gPtr, s = scratchPtr, gb = gOut;
   if (nOut == 4 && !wg) {
+    // G's rows and the lanes 16 bytes a channel here.
     const d0 = v128.load(d), d1 = v128.load(d + outMap), d2 = v128.load(d + 2 * outMap), d3 = v128.load(d + 3 * outMap);
-    // Two channels a step (tables, lanes and g buffer all 16 bytes a channel here, g 32).
-    let o = 0;
-    for (; o + 2 <= channels; o += 2) {
-      gradChannel4(f, g, s, gb, q0, q1, q2, q3, d0, d1, d2, d3);
-      gradChannel4(f + 16, g + 16, s + 16, gb + 32, q0, q1, q2, q3, d0, d1, d2, d3);
-      f += 32;
-      g += 32;
-      s += 32;
-      gb += 64;
+    let e0 = zero, e1 = zero, e2 = zero, e3 = zero;
+    if (two) {
+      e0 = v128.load(d, 16);
+      e1 = v128.load(d + outMap, 16);
+      e2 = v128.load(d + 2 * outMap, 16);
+      e3 = v128.load(d + 3 * outMap, 16);
     }
-    if (o < channels) gradChannel4(f, g, s, gb, q0, q1, q2, q3, d0, d1, d2, d3);
+    let slot = slots;
+    for (let j = 0; j < n; j++) {
+      const o = <usize>load<i32>(list + (<usize>j << 2)) << 4;
+      const g = gPtr + o, s = scratchPtr + o;
+      const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4), g2 = v128.load32_splat(g, 8), g3 = v128.load32_splat(g, 12);
+      const za = v128.load(slot), zb = v128.load(slot, 16);
+      const ga = v128.and(f32x4.add(madd(g0, d0, f32x4.mul(g1, d1)), madd(g2, d2, f32x4.mul(g3, d3))), f32x4.gt(za, zero));
+      const gb = v128.and(f32x4.add(madd(g0, e0, f32x4.mul(g1, e1)), madd(g2, e2, f32x4.mul(g3, e3))), f32x4.gt(zb, zero));
+      v128.store(slot, ga);
+      v128.store(slot, gb, 16);
+      v128.store(s, madd(gb, zb, madd(ga, za, v128.load(s))));
+      slot += 32;
+    }
     return;
   }
   if (nOut == 2 && wg) {
     // A dense 2-class consumer with its weight gradient (outc of a 2-class model).
     const d0 = v128.load(d), d1 = v128.load(d + outMap);
-    for (let o = 0; o < channels; o++) {
-      const z = f32x4.add(
-        madd(v128.load32_splat(f), q0, f32x4.mul(v128.load32_splat(f, 4), q1)),
-        madd(v128.load32_splat(f, 8), q2, f32x4.mul(v128.load32_splat(f, 12), q3)),
-      );
-      const dh = madd(v128.load32_splat(g, 4), d1, f32x4.mul(v128.load32_splat(g), d0));
-      const go = v128.and(dh, f32x4.gt(z, zero));
-      const h = f32x4.pmax(zero, z);
-      v128.store(s, madd(d0, h, v128.load(s, 16)), 16);
-      v128.store(s, madd(d1, h, v128.load(s, 32)), 32);
-      v128.store(gb, go);
-      v128.store(s, madd(go, z, v128.load(s)));
-      f += 16;
-      g += gs;
-      s += ss;
-      gb += 32;
+    let e0 = zero, e1 = zero;
+    if (two) {
+      e0 = v128.load(d, 16);
+      e1 = v128.load(d + outMap, 16);
+    }
+    let slot = slots;
+    for (let j = 0; j < n; j++) {
+      const o = <usize>load<i32>(list + (<usize>j << 2));
+      const g = gPtr + o * gs, s = scratchPtr + o * ss;
+      const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4);
+      const za = v128.load(slot), zb = v128.load(slot, 16);
+      const ga = v128.and(madd(g1, d1, f32x4.mul(g0, d0)), f32x4.gt(za, zero));
+      const gb = v128.and(madd(g1, e1, f32x4.mul(g0, e0)), f32x4.gt(zb, zero));
+      const ha = f32x4.pmax(zero, za), hb = f32x4.pmax(zero, zb);
+      v128.store(s, madd(e0, hb, madd(d0, ha, v128.load(s, 16))), 16);
+      v128.store(s, madd(e1, hb, madd(d1, ha, v128.load(s, 32))), 32);
+      v128.store(slot, ga);
+      v128.store(slot, gb, 16);
+      v128.store(s, madd(gb, zb, madd(ga, za, v128.load(s))));
+      slot += 32;
     }
     return;
   }
-  for (let o = 0; o < channels; o++) {
-    const z = f32x4.add(
-      madd(v128.load32_splat(f), q0, f32x4.mul(v128.load32_splat(f, 4), q1)),
-      madd(v128.load32_splat(f, 8), q2, f32x4.mul(v128.load32_splat(f, 12), q3)),
-    );
-    v128.store(gb, gradOf(z, d, outMap, nOut, g, s, wg));
-    f += 16;
-    g += gs;
-    s += ss;
-    gb += 32;
+  let slot = slots;
+  for (let j = 0; j < n; j++) {
+    const o = <usize>load<i32>(list + (<usize>j << 2));
+    const g = gPtr + o * gs, s = scratchPtr + o * ss;
+    v128.store(slot, gradOf(v128.load(slot), d, outMap, nOut, g, s, wg));
+    if (two) v128.store(slot, gradOf(v128.load(slot, 16), d + 16, outMap, nOut, g, s, wg), 16);
+    slot += 32;
   }
 }
 
@@ -304,14 +336,14 @@ function backfuseRow(
   const qMap = <usize>qMapStride << 2, uMap = <usize>uMapStride << 2, outMap = <usize>outMapStride << 2;
   const ss = scratchStride(nOut, wg);
   if (na == 4) {
-    // Eight columns a block (two vectors of g per channel), then the last four if xs is not a multiple of 8.
-    const gBuf = scratchPtr + <usize>channels * ss;
+    // Eight columns a block (two vectors per channel), then the last four if xs is not a multiple of 8.
+    const slots = scratchPtr + <usize>channels * ss, list = slots + (<usize>channels << 6);
     for (let x = 0; x < xs; x += 8) {
       const two = x + 8 <= xs;
       const q = at(qPtr, y * qRowStride + x), d = at(outPtr, y * outRowStride + x), u = at(uPtr, y * uRowStride + x);
-      gradColumn(gBuf, scratchPtr, ss, wg, d, outMap, nOut, gPtr, gs, q, qMap, fPtr, channels);
-      if (two) gradColumn(gBuf + 16, scratchPtr, ss, wg, d + 16, outMap, nOut, gPtr, gs, q + 16, qMap, fPtr, channels);
-      projectBack(u, u + 16, two, uMap, gBuf, 32, fPtr, channels);
+      const n = liveColumns(slots, list, q, qMap, two, fPtr, channels);
+      gradLive(slots, list, n, two, scratchPtr, ss, wg, d, outMap, nOut, gPtr, gs);
+      projectBack(u, u + 16, two, uMap, slots, 32, list, n, fPtr);
     }
     return;
   }
@@ -348,20 +380,54 @@ function backfuseRow(
 }
 
 /**
- * g of a pooled row pair (y, y+1), eight columns (four windows), for na = nOut = nPool = 4 without a
- * weight gradient (the upstream model's pooled convs): the tables' values and the pooled
- * gradient serve four vectors. Into the g buffer at gOut, 64 bytes a channel: top and bottom of
- * columns 0–3, then of columns 4–7; Σ g·z into the lanes.
+ * z_o of a pooled row pair (y, y+1), eight columns (four windows), q at the block's first map, for
+ * every channel: into the slots (64 bytes: top and bottom of columns 0–3, then of columns 4–7),
+ * the channel into the list, a slot kept only when the channel is live (z_o > 0 at one of the 16
+ * pixels). Returns the number of live channels; na = 4.
  */
-function gradPoolQuad4(
-  gOut: usize, scratchPtr: usize,
-  d: usize, outMap: usize, outRow: usize, gPtr: usize,
-  pw: usize, poolMap: usize, gpPtr: usize,
-  q: usize, qMap: usize, qRow: usize, fPtr: usize, channels: i32,
-): void {
-  let f = fPtr, g = gPtr, gp = gpPtr, s = scratchPtr, gb = gOut;
+function livePoolQuad(slots: usize, list: usize, q: usize, qMap: usize, qRow: usize, fPtr: usize, channels: i32): i32 {
+  const zero = f32x4.splat(0);
+  let n = 0;
+  let f = fPtr;
   for (let o = 0; o < channels; o++) {
     const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
+    const slot = slots + (<usize>n << 6);
+    const m = f32x4.pmax(
+      f32x4.pmax(zOf(slot, q, qMap, f0, f1, f2, f3), zOf(slot + 16, q + qRow, qMap, f0, f1, f2, f3)),
+      f32x4.pmax(zOf(slot + 32, q + 16, qMap, f0, f1, f2, f3), zOf(slot + 48, q + 16 + qRow, qMap, f0, f1, f2, f3)),
+    );
+    store<i32>(list + (<usize>n << 2), o);
+    n += <i32>v128.any_true(f32x4.gt(m, zero));
+    f += 16;
+  }
+  return n;
+}
+
+/** z = Σ_a F[o,a] q_a of four pixels (q at the first map; F's row splatted), stored at slot and returned. */
+// @ts-ignore: decorator
+@inline function zOf(slot: usize, q: usize, qMap: usize, f0: v128, f1: v128, f2: v128, f3: v128): v128 {
+  const z = f32x4.add(
+    madd(f0, v128.load(q), f32x4.mul(f1, v128.load(q + qMap))),
+    madd(f2, v128.load(q + 2 * qMap), f32x4.mul(f3, v128.load(q + 3 * qMap))),
+  );
+  v128.store(slot, z);
+  return z;
+}
+
+/**
+ * g of the n live channels of a pooled block of livePoolQuad, in place of z in their slots, for
+ * nOut = nPool = 4 without a weight gradient (the upstream model's pooled convs): G's and Gp's
+ * values serve four vectors; Σ g·z into the lanes.
+ */
+function gradPoolLive(
+  slots: usize, list: usize, n: i32, scratchPtr: usize,
+  d: usize, outMap: usize, outRow: usize, gPtr: usize,
+  pw: usize, poolMap: usize, gpPtr: usize,
+): void {
+  let slot = slots;
+  for (let j = 0; j < n; j++) {
+    const o = <usize>load<i32>(list + (<usize>j << 2)) << 4;
+    const g = gPtr + o, gp = gpPtr + o, s = scratchPtr + o;
     const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4), g2 = v128.load32_splat(g, 8), g3 = v128.load32_splat(g, 12);
     // The pooled gradient of the four windows, then spread to their pairs of columns.
     const dp = f32x4.add(
@@ -369,31 +435,18 @@ function gradPoolQuad4(
       madd(v128.load32_splat(gp, 8), v128.load(pw + 2 * poolMap), f32x4.mul(v128.load32_splat(gp, 12), v128.load(pw + 3 * poolMap))),
     );
     let gz = v128.load(s);
-    gz = gradPoolVector(gz, gb, q, qMap, qRow, d, outMap, outRow, f0, f1, f2, f3, g0, g1, g2, g3, v128.shuffle<f32>(dp, dp, 0, 0, 1, 1));
-    gz = gradPoolVector(gz, gb + 32, q + 16, qMap, qRow, d + 16, outMap, outRow, f0, f1, f2, f3, g0, g1, g2, g3, v128.shuffle<f32>(dp, dp, 2, 2, 3, 3));
+    gz = gradPoolVector(gz, slot, d, outMap, outRow, g0, g1, g2, g3, v128.shuffle<f32>(dp, dp, 0, 0, 1, 1));
+    gz = gradPoolVector(gz, slot + 32, d + 16, outMap, outRow, g0, g1, g2, g3, v128.shuffle<f32>(dp, dp, 2, 2, 3, 3));
     v128.store(s, gz);
-    f += 16;
-    g += 16;
-    gp += 16;
-    s += 16;
-    gb += 64;
+    slot += 64;
   }
 }
 
-/** One vector of gradPoolQuad4 (four columns, two windows, both rows): g into gb and gb + 16; returns gz + g_b·z_b + g_t·z_t. */
+/** One vector of gradPoolLive (four columns, two windows, both rows): z from the slot, g in its place; returns gz + g_b·z_b + g_t·z_t. */
 // @ts-ignore: decorator
 @inline function gradPoolVector(
-  gz: v128, gb: usize, q: usize, qMap: usize, qRow: usize, d: usize, outMap: usize, outRow: usize,
-  f0: v128, f1: v128, f2: v128, f3: v128, g0: v128, g1: v128, g2: v128, g3: v128, dp: v128,
+  gz: v128, slot: usize, d: usize, outMap: usize, outRow: usize, g0: v128, g1: v128, g2: v128, g3: v128, dp: v128,
 ): v128 {
-  const zt = f32x4.add(
-    madd(f0, v128.load(q), f32x4.mul(f1, v128.load(q + qMap))),
-    madd(f2, v128.load(q + 2 * qMap), f32x4.mul(f3, v128.load(q + 3 * qMap))),
-  );
-  const zb = f32x4.add(
-    madd(f0, v128.load(q + qRow), f32x4.mul(f1, v128.load(q + qMap + qRow))),
-    madd(f2, v128.load(q + 2 * qMap + qRow), f32x4.mul(f3, v128.load(q + 3 * qMap + qRow))),
-  );
   const dt = f32x4.add(
     madd(g0, v128.load(d), f32x4.mul(g1, v128.load(d + outMap))),
     madd(g2, v128.load(d + 2 * outMap), f32x4.mul(g3, v128.load(d + 3 * outMap))),
@@ -402,7 +455,7 @@ function gradPoolQuad4(
     madd(g0, v128.load(d + outRow), f32x4.mul(g1, v128.load(d + outMap + outRow))),
     madd(g2, v128.load(d + 2 * outMap + outRow), f32x4.mul(g3, v128.load(d + 3 * outMap + outRow))),
   );
-  return routePooled(gb, zt, zb, dt, db, dp, gz);
+  return routePooled(slot, v128.load(slot), v128.load(slot, 16), dt, db, dp, gz);
 }
 
 /**
@@ -452,7 +505,7 @@ function backfusePoolRows(
   const ss = scratchStride(nOut, wg);
   const zero = f32x4.splat(0);
   const na4 = na == 4;
-  const gBuf = scratchPtr + <usize>channels * ss;
+  const gBuf = scratchPtr + <usize>channels * ss, list = gBuf + (<usize>channels << 6);
   const quad = na4 && nOut == 4 && nPool == 4 && !wg;
   for (let x = 0; x < xs; x += 4) {
     const q = at(qPtr, y * qRowStride + x);
@@ -460,9 +513,10 @@ function backfusePoolRows(
     const d = at(outPtr, y * outRowStride + x);
     const pw = at(poolPtr, (y >> 1) * poolRowStride + (x >> 1));
     if (quad && x + 8 <= xs) {
-      gradPoolQuad4(gBuf, scratchPtr, d, outMap, outRow, gPtr, pw, poolMap, gpPtr, q, qMap, qRow, fPtr, channels);
-      projectBack(u, u + uRow, true, uMap, gBuf, 64, fPtr, channels);
-      projectBack(u + 16, u + 16 + uRow, true, uMap, gBuf + 32, 64, fPtr, channels);
+      const n = livePoolQuad(gBuf, list, q, qMap, qRow, fPtr, channels);
+      gradPoolLive(gBuf, list, n, scratchPtr, d, outMap, outRow, gPtr, pw, poolMap, gpPtr);
+      projectBack(u, u + uRow, true, uMap, gBuf, 64, list, n, fPtr);
+      projectBack(u + 16, u + 16 + uRow, true, uMap, gBuf + 32, 64, list, n, fPtr);
       x += 4;
       continue;
     }
@@ -545,13 +599,14 @@ function backfusePoolRows(
           ua += uMap;
         }
       }
+      if (na4) store<i32>(list + (<usize>o << 2), o); // every channel, in order, for projectBack
       f += fStride;
       g += gs;
       gp += gps;
       s += ss;
       gb += 32;
     }
-    if (na4) projectBack(u, u + uRow, true, uMap, gBuf, 32, fPtr, channels);
+    if (na4) projectBack(u, u + uRow, true, uMap, gBuf, 32, list, channels, fPtr);
   }
 }
 

@@ -229,9 +229,13 @@ t.test('spectral_backfuse_f32 against its twins', async (t) => {
   const k = await kernels();
   const r = rng(91);
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
-  for (let n = 0; n < 40; n++) {
+  for (let c = 0; c < 49; c++) {
+    // c ≥ 40: the shapes of cases 0–8 again with channels dead in whole blocks of pixels (ReLU off
+    // at all of them), which the SIMD kernel skips: q maps smooth in space, channel 0's F row zero
+    // (z = 0 everywhere), and for even cases every channel dead in the first eight columns.
+    const deadBlocks = c >= 40, n = deadBlocks ? c - 40 : c;
     const w = n < 3 ? [12, 13, 17][n] : n < 7 ? [16, 13, 9, 24][n - 3] : n < 9 ? [13, 24][n - 7] : pick([1, 3, 4, 5, 7, 8, 9, 12, 13, 17, 24]), h = n < 9 ? [4, 5, 6, 5, 4, 3, 6, 3, 5][n] : pick([1, 2, 3, 5, 6]);
-    // n < 3: the two-loop path (na = nOut = 4, no pooling, no weight gradient), blocks of 8 columns and a last 4;
+    // n < 3: the SIMD path for na = 4 without pooling (nOut = 4, no weight gradient), blocks of 8 columns and a last 4;
     // 3 ≤ n < 7: the pooled paths (na = 4; nOut = nPool = 4 as in the upstream model: blocks of 8 columns, and a
     // last 4 at W = 13; then other nOut and nPool)
     // 7 ≤ n < 9: a 2-class dense consumer with its weight gradient (outc of the upstream model)
@@ -247,12 +251,22 @@ t.test('spectral_backfuse_f32 against its twins', async (t) => {
     const sumsOff = 0, wgOff = 2 * channels, qOff = 2 * f64s, outOff = qOff + na * G.mapSize, poolOff = outOff + nOut * G.mapSize;
     const uOff = poolOff + Math.max(nPool, 1) * Gp.mapSize, fOff = uOff + na * G.mapSize, gOff = fOff + channels * na;
     const gpOff = gOff + channels * padded4(nOut), total = gpOff + channels * padded4(nPool) + 4;
-    const scratch = k.arena.allocF32((4 * (1 + nOut) + 16) * channels);
-    await crossCheck(t, k, `backfuse W=${w} H=${h} rows [${y0},${y1}) na=${na} nOut=${nOut} nPool=${nPool} C=${channels} wgrad=${wgrad}`, total,
+    const scratch = k.arena.allocF32((4 * (1 + nOut) + 16 + 1) * channels);
+    await crossCheck(t, k, `backfuse W=${w} H=${h} rows [${y0},${y1}) na=${na} nOut=${nOut} nPool=${nPool} C=${channels} wgrad=${wgrad}${deadBlocks ? ' dead blocks' : ''}`, total,
       (mem) => {
-        const rand = rng(1000 + n);
+        const rand = rng(1000 + c);
         for (let i = 0; i < total; i++) mem[i] = rand() * 2 - 1;
         new Float64Array(mem.buffer, mem.byteOffset, f64s).fill(0.25);
+        if (deadBlocks) {
+          const allDead = n % 2 === 0;
+          for (let a = 0; a < na; a++) {
+            mem[fOff + a] = 0;
+            if (allDead) for (let o = 1; o < channels; o++) mem[fOff + o * na + a] = Math.abs(mem[fOff + o * na + a]);
+            for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+              mem[qOff + a * G.mapSize + G.interior + y * G.stride + x] = allDead && x < 8 ? -0.5 - rand() : Math.sin(0.35 * x + 0.25 * y + 1.3 * a);
+            }
+          }
+        }
         for (let a = 0; a < na; a++) for (let y = y0; y < y1; y++) for (let x = 0; x < w; x++) mem[uOff + a * G.mapSize + G.interior + y * G.stride + x] = NaN;
       },
       (fn, b) => fn('spectral_backfuse_f32',

@@ -66,7 +66,7 @@ export interface SizePlan {
   covs: number; // (shares, naMax, naMax) float64
   /** Training: per-share per-channel sums of g·z, (shares, channelsMax) float64. */
   normSums: number;
-  /** Training: per-share scratch of spectral_backfuse_f32, (shares, 4·(5 + classes)·channelsMax) float32. */
+  /** Training: per-share scratch of spectral_backfuse_f32, (shares, (4·(5 + classes) + 1)·channelsMax) float32. */
   backScratch: number;
   /** Training: per-share dense outc weight gradient, (shares, width, classes) float64. */
   outcGrads: number;
@@ -88,9 +88,12 @@ export function fuseScratchFloats(t: SpectralTables): number {
   return 16 * t.channelsMax;
 }
 
-/** Floats of spectral_backfuse_f32's scratch per thread, with the outc weight gradient (twin: assembly/spectral_backward.ts). */
+/**
+ * Floats of spectral_backfuse_f32's scratch per thread, with the outc weight gradient: per channel,
+ * lanes 4·(1 + classes), slots 16 and the live list 1 (twin: assembly/spectral_backward.ts).
+ */
 export function backScratchFloats(t: SpectralTables): number {
-  return 4 * (5 + t.model.arch.classes) * t.channelsMax;
+  return (4 * (5 + t.model.arch.classes) + 1) * t.channelsMax;
 }
 
 /** float64 values per share of the loss's sums: 4 in its first pass, one per class in its second. */

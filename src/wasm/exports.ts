@@ -179,7 +179,8 @@ export interface KernelExports {
    * u_a = Σ_o F[o,a]·g_o and adds sums[o] += Σ g_o·z_o (float64); with
    * wgradPtr ≠ 0 also wgrad[o·nOut + g] += Σ out_g·ReLU(z_o) (float64: a dense consumer's weight
    * gradient). Scratch per thread, unused by the twin: (4·(1 + nOut) with wgradPtr ≠ 0, else 4)·channels
-   * floats of per-lane sums, then 16·channels floats of g. With
+   * floats of per-lane sums, then 16·channels floats of slots (z, then g, of a block of pixels),
+   * then the channels live in the block, channels int32. With
    * nPool > 0 rows go in pairs (y0 even) as in spectral_fuse_f32. Tables as spectral_fuse_f32's.
    */
   spectral_backfuse_f32(
