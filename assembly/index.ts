@@ -16,5 +16,6 @@ export * from './spectral';
 export {
   spectral_backfuse_f32, spectral_backfuse_f32_ref,
   spectral_conv2d_grad_f64_3x3p1, spectral_conv2d_grad_f64_3x3p1_ref, spectral_gather_f32_2x2s2, spectral_gather_f32_2x2s2_ref,
-  spectral_scatter_grad_f64_2x2s2, spectral_scatter_grad_f64_2x2s2_ref, spectral_softmax_f32, spectral_softmax_grad_f32,
+  spectral_scatter_grad_f64_2x2s2, spectral_scatter_grad_f64_2x2s2_ref,
+  spectral_softmax_f32, spectral_softmax_f32_ref, spectral_softmax_grad_f32, spectral_softmax_grad_f32_ref,
 } from './spectral_backward';

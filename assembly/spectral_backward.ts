@@ -876,73 +876,205 @@ export function spectral_scatter_grad_f64_2x2s2_ref(
 // then, with the Dice terms the host derives from the sums (gTrue, gOther) and n pixels:
 //   g_k = gTrue if k = t else gOther;  μ = Σ_k s_k g_k
 //   ∂L/∂l_k = (s_k − [k = t])/n + s_k (g_k − μ)  written over s_k;  sums[k] += ∂L/∂l_k
-// Scalar by nature (an exp and a log per pixel, in float64): no SIMD twin. Targets are int32 per
-// pixel, row-major (width per row); `scratch` holds `classes` float64 per thread.
+// The scalar twins work in float64 per pixel (an exp and a log each). The SIMD kernels take four
+// pixels at a time for 2 classes (a 2-class head: e = exp(−|l_1 − l_0|) ∈ (0, 1], z = 1 + e, so
+// s_top = 1/z, s_other = e/z and −(l_t − m − log z) = log1p(e) + [t ≠ top]·|l_1 − l_0|), in
+// float32 with float64 sums, and fall back to the scalar pass for other class counts, for the
+// column tail and for a group of four pixels with a logit that is not finite. Targets are int32
+// per pixel, row-major (width per row); `scratch` holds `classes` float64 per thread.
 // ---------------------------------------------------------------------------------------------
+
+/** exp(x) for x ≤ 0 on four lanes, x clamped at −87 (exp(−87) ≈ 1.6e−38): Cephes' expf, within 2 ulp. */
+// @ts-ignore: decorator
+@inline function expNonPositive(x: v128): v128 {
+  x = f32x4.pmax(x, f32x4.splat(-87));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  // r = x − n·ln 2, with ln 2 in two parts (0.693359375 exact in 9 bits)
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375))), f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
+  // × 2^n (n ∈ [−126, 0]: a normal float from the exponent bits)
+  return f32x4.mul(p, i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23));
+}
+
+/**
+ * log(1 + e) for e ∈ [0, 1] on four lanes: Cephes' logf of u = 1 + e (u/2 above √2, plus ln 2),
+ * plus the rounding of u, (e − (u − 1))/u, which log1p needs for small e.
+ */
+// @ts-ignore: decorator
+@inline function log1pUnit(e: v128): v128 {
+  const one = f32x4.splat(1);
+  const u = f32x4.add(one, e);
+  const big = f32x4.gt(u, f32x4.splat(1.41421356));
+  const x = f32x4.sub(v128.bitselect(f32x4.mul(u, f32x4.splat(0.5)), u, big), one); // [−0.293, 0.415]
+  const z = f32x4.mul(x, x);
+  let y = f32x4.splat(7.0376836292e-2);
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(-1.1514610310e-1));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(1.1676998740e-1));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(-1.2420140846e-1));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(1.4249322787e-1));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(-1.6668057665e-1));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(2.0000714765e-1));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(-2.4999993993e-1));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(3.3333331174e-1));
+  y = f32x4.sub(f32x4.mul(f32x4.mul(y, x), z), f32x4.mul(z, f32x4.splat(0.5)));
+  const logU = f32x4.add(f32x4.add(x, y), v128.and(f32x4.splat(0.693147180559945), big));
+  return f32x4.add(logU, f32x4.div(f32x4.sub(e, f32x4.sub(u, one)), u));
+}
+
+/** acc (two float64 lanes) + the four float32 lanes of v, as float64. */
+// @ts-ignore: decorator
+@inline function addLanes(acc: v128, v: v128): v128 {
+  return f64x2.add(f64x2.add(acc, f64x2.promote_low_f32x4(v)), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3)));
+}
+
+/** The scalar softmax of one pixel p (logits at p, class maps `map` bytes apart), target t; sums added at sumsPtr. */
+function softmaxPixel(sumsPtr: usize, scratchPtr: usize, p: usize, map: usize, classes: i32, t: i32): void {
+  let m: f64 = -Infinity;
+  let top = 0, finite = true;
+  for (let k = 0; k < classes; k++) {
+    const v = load<f32>(p + <usize>k * map);
+    if (!isFinite(v)) finite = false;
+    if (<f64>v > m) {
+      m = <f64>v;
+      top = k;
+    }
+  }
+  if (!finite) {
+    store<f64>(sumsPtr, load<f64>(sumsPtr, 24) + 1, 24); // left as the logits, for the host to find and name
+    return;
+  }
+  let z: f64 = 0;
+  for (let k = 0; k < classes; k++) {
+    const e: f64 = k == top ? 1 : Math.exp(<f64>load<f32>(p + <usize>k * map) - m); // exp(0) = 1: one exp fewer
+    store<f64>(scratchPtr + (<usize>k << 3), e);
+    z += e;
+  }
+  store<f64>(sumsPtr, load<f64>(sumsPtr) - (<f64>load<f32>(p + <usize>t * map) - m - Math.log(z)));
+  let probSum: f64 = 0;
+  for (let k = 0; k < classes; k++) {
+    const s = load<f64>(scratchPtr + (<usize>k << 3)) / z;
+    store<f32>(p + <usize>k * map, <f32>s);
+    probSum += s;
+    if (k == t) store<f64>(sumsPtr, load<f64>(sumsPtr, 16) + s, 16);
+  }
+  store<f64>(sumsPtr, load<f64>(sumsPtr, 8) + probSum, 8);
+}
+
+function softmax(
+  sumsPtr: usize, scratchPtr: usize, lPtr: usize, mapStride: i32, rowStride: i32, classes: i32,
+  targetPtr: usize, width: i32, y0: i32, y1: i32, simd: bool,
+): void {
+  const map = <usize>mapStride << 2;
+  const xs = simd && classes == 2 ? width & ~3 : 0;
+  const one = f32x4.splat(1);
+  let ce = f64x2.splat(0), probs = f64x2.splat(0), trueProbs = f64x2.splat(0);
+  for (let y = y0; y < y1; y++) {
+    const row = at(lPtr, y * rowStride), targets = targetPtr + (<usize>(y * width) << 2);
+    for (let x = 0; x < xs; x += 4) {
+      const p = at(row, x);
+      const l0 = v128.load(p), l1 = v128.load(p + map);
+      // x − x is 0 for a finite x, NaN otherwise
+      const finite = v128.and(f32x4.eq(f32x4.sub(l0, l0), f32x4.splat(0)), f32x4.eq(f32x4.sub(l1, l1), f32x4.splat(0)));
+      const t = v128.load(targets + (<usize>x << 2));
+      if (!i32x4.all_true(finite)) {
+        for (let i = 0; i < 4; i++) softmaxPixel(sumsPtr, scratchPtr, p + (<usize>i << 2), map, classes, load<i32>(targets + (<usize>(x + i) << 2)));
+        continue;
+      }
+      const top1 = f32x4.gt(l1, l0); // class 1 on top (ties go to class 0)
+      const gap = f32x4.abs(f32x4.sub(l1, l0));
+      const e = expNonPositive(f32x4.neg(gap));
+      const z = f32x4.add(one, e);
+      const sTop = f32x4.div(one, z), sOther = f32x4.div(e, z);
+      const s1 = v128.bitselect(sTop, sOther, top1), s0 = v128.bitselect(sOther, sTop, top1);
+      const t1 = i32x4.eq(t, i32x4.splat(1));
+      v128.store(p, s0);
+      v128.store(p + map, s1);
+      ce = addLanes(ce, f32x4.add(log1pUnit(e), v128.and(gap, v128.xor(top1, t1))));
+      probs = addLanes(probs, f32x4.add(s0, s1));
+      trueProbs = addLanes(trueProbs, v128.bitselect(s1, s0, t1));
+    }
+    for (let x = xs; x < width; x++) softmaxPixel(sumsPtr, scratchPtr, at(row, x), map, classes, load<i32>(targets + (<usize>x << 2)));
+  }
+  store<f64>(sumsPtr, load<f64>(sumsPtr) + f64x2.extract_lane(ce, 0) + f64x2.extract_lane(ce, 1));
+  store<f64>(sumsPtr, load<f64>(sumsPtr, 8) + f64x2.extract_lane(probs, 0) + f64x2.extract_lane(probs, 1), 8);
+  store<f64>(sumsPtr, load<f64>(sumsPtr, 16) + f64x2.extract_lane(trueProbs, 0) + f64x2.extract_lane(trueProbs, 1), 16);
+}
 
 export function spectral_softmax_f32(
   sumsPtr: usize, scratchPtr: usize, lPtr: usize, mapStride: i32, rowStride: i32, classes: i32,
   targetPtr: usize, width: i32, y0: i32, y1: i32,
 ): void {
-  const map = <usize>mapStride << 2;
-  let ce: f64 = 0, probSum: f64 = 0, trueProb: f64 = 0, bad: f64 = 0;
-  for (let y = y0; y < y1; y++) {
-    for (let x = 0; x < width; x++) {
-      const p = at(lPtr, y * rowStride + x);
-      const t = load<i32>(targetPtr + (<usize>(y * width + x) << 2));
-      let m: f64 = -Infinity;
-      let top = 0, finite = true;
-      for (let k = 0; k < classes; k++) {
-        const v = load<f32>(p + <usize>k * map);
-        if (!isFinite(v)) finite = false;
-        if (<f64>v > m) {
-          m = <f64>v;
-          top = k;
-        }
-      }
-      if (!finite) {
-        bad += 1; // left as the logits, for the host to find and name
-        continue;
-      }
-      let z: f64 = 0;
-      for (let k = 0; k < classes; k++) {
-        const e: f64 = k == top ? 1 : Math.exp(<f64>load<f32>(p + <usize>k * map) - m); // exp(0) = 1: one exp fewer
-        store<f64>(scratchPtr + (<usize>k << 3), e);
-        z += e;
-      }
-      ce -= <f64>load<f32>(p + <usize>t * map) - m - Math.log(z);
-      for (let k = 0; k < classes; k++) {
-        const s = load<f64>(scratchPtr + (<usize>k << 3)) / z;
-        store<f32>(p + <usize>k * map, <f32>s);
-        probSum += s;
-        if (k == t) trueProb += s;
-      }
-    }
+  softmax(sumsPtr, scratchPtr, lPtr, mapStride, rowStride, classes, targetPtr, width, y0, y1, true);
+}
+
+export function spectral_softmax_f32_ref(
+  sumsPtr: usize, scratchPtr: usize, lPtr: usize, mapStride: i32, rowStride: i32, classes: i32,
+  targetPtr: usize, width: i32, y0: i32, y1: i32,
+): void {
+  softmax(sumsPtr, scratchPtr, lPtr, mapStride, rowStride, classes, targetPtr, width, y0, y1, false);
+}
+
+/** ∂L/∂l of one pixel p over its softmax (scalar, float64); sums[k] added at sumsPtr. */
+function softmaxGradPixel(sumsPtr: usize, p: usize, map: usize, classes: i32, t: i32, pixels: f64, gTrue: f64, gOther: f64): void {
+  let mean: f64 = 0;
+  for (let k = 0; k < classes; k++) mean += <f64>load<f32>(p + <usize>k * map) * (k == t ? gTrue : gOther);
+  for (let k = 0; k < classes; k++) {
+    const s = <f64>load<f32>(p + <usize>k * map);
+    const d = (s - (k == t ? 1 : 0)) / pixels + s * ((k == t ? gTrue : gOther) - mean);
+    store<f32>(p + <usize>k * map, <f32>d);
+    const sk = sumsPtr + (<usize>k << 3);
+    store<f64>(sk, load<f64>(sk) + d);
   }
-  store<f64>(sumsPtr, load<f64>(sumsPtr) + ce);
-  store<f64>(sumsPtr + 8, load<f64>(sumsPtr + 8) + probSum);
-  store<f64>(sumsPtr + 16, load<f64>(sumsPtr + 16) + trueProb);
-  store<f64>(sumsPtr + 24, load<f64>(sumsPtr + 24) + bad);
+}
+
+function softmaxGrad(
+  sumsPtr: usize, sPtr: usize, mapStride: i32, rowStride: i32, classes: i32, targetPtr: usize, width: i32,
+  pixels: f64, gTrue: f64, gOther: f64, y0: i32, y1: i32, simd: bool,
+): void {
+  const map = <usize>mapStride << 2;
+  const xs = simd && classes == 2 ? width & ~3 : 0;
+  const inv = f32x4.splat(<f32>(1 / pixels)), gT = f32x4.splat(<f32>gTrue), gO = f32x4.splat(<f32>gOther);
+  let d0s = f64x2.splat(0), d1s = f64x2.splat(0);
+  for (let y = y0; y < y1; y++) {
+    const row = at(sPtr, y * rowStride), targets = targetPtr + (<usize>(y * width) << 2);
+    for (let x = 0; x < xs; x += 4) {
+      const p = at(row, x);
+      const s0 = v128.load(p), s1 = v128.load(p + map);
+      const t1 = i32x4.eq(v128.load(targets + (<usize>x << 2)), i32x4.splat(1));
+      const g0 = v128.bitselect(gO, gT, t1), g1 = v128.bitselect(gT, gO, t1);
+      const mean = f32x4.add(f32x4.mul(s0, g0), f32x4.mul(s1, g1));
+      // [k = t] as 1.0 where true: the mask's bits and'ed with 1.0
+      const d0 = f32x4.add(f32x4.mul(f32x4.sub(s0, v128.andnot(f32x4.splat(1), t1)), inv), f32x4.mul(s0, f32x4.sub(g0, mean)));
+      const d1 = f32x4.add(f32x4.mul(f32x4.sub(s1, v128.and(f32x4.splat(1), t1)), inv), f32x4.mul(s1, f32x4.sub(g1, mean)));
+      v128.store(p, d0);
+      v128.store(p + map, d1);
+      d0s = addLanes(d0s, d0);
+      d1s = addLanes(d1s, d1);
+    }
+    for (let x = xs; x < width; x++) softmaxGradPixel(sumsPtr, at(row, x), map, classes, load<i32>(targets + (<usize>x << 2)), pixels, gTrue, gOther);
+  }
+  if (xs > 0) {
+    store<f64>(sumsPtr, load<f64>(sumsPtr) + f64x2.extract_lane(d0s, 0) + f64x2.extract_lane(d0s, 1));
+    store<f64>(sumsPtr, load<f64>(sumsPtr, 8) + f64x2.extract_lane(d1s, 0) + f64x2.extract_lane(d1s, 1), 8);
+  }
 }
 
 export function spectral_softmax_grad_f32(
   sumsPtr: usize, sPtr: usize, mapStride: i32, rowStride: i32, classes: i32, targetPtr: usize, width: i32,
   pixels: f64, gTrue: f64, gOther: f64, y0: i32, y1: i32,
 ): void {
-  const map = <usize>mapStride << 2;
-  for (let y = y0; y < y1; y++) {
-    for (let x = 0; x < width; x++) {
-      const p = at(sPtr, y * rowStride + x);
-      const t = load<i32>(targetPtr + (<usize>(y * width + x) << 2));
-      let mean: f64 = 0;
-      for (let k = 0; k < classes; k++) mean += <f64>load<f32>(p + <usize>k * map) * (k == t ? gTrue : gOther);
-      for (let k = 0; k < classes; k++) {
-        const s = <f64>load<f32>(p + <usize>k * map);
-        const d = (s - (k == t ? 1 : 0)) / pixels + s * ((k == t ? gTrue : gOther) - mean);
-        store<f32>(p + <usize>k * map, <f32>d);
-        const sk = sumsPtr + (<usize>k << 3);
-        store<f64>(sk, load<f64>(sk) + d);
-      }
-    }
-  }
+  softmaxGrad(sumsPtr, sPtr, mapStride, rowStride, classes, targetPtr, width, pixels, gTrue, gOther, y0, y1, true);
+}
+
+export function spectral_softmax_grad_f32_ref(
+  sumsPtr: usize, sPtr: usize, mapStride: i32, rowStride: i32, classes: i32, targetPtr: usize, width: i32,
+  pixels: f64, gTrue: f64, gOther: f64, y0: i32, y1: i32,
+): void {
+  softmaxGrad(sumsPtr, sPtr, mapStride, rowStride, classes, targetPtr, width, pixels, gTrue, gOther, y0, y1, false);
 }

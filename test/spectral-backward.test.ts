@@ -279,6 +279,51 @@ t.test('spectral_backfuse_f32 against its twins', async (t) => {
   }
 });
 
+t.test('spectral_softmax_f32 and spectral_softmax_grad_f32 against their twins', async (t) => {
+  const k = await kernels();
+  const r = rng(94);
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
+  for (let n = 0; n < 16; n++) {
+    // n < 10: 2 classes (the SIMD path, groups of four pixels and a tail); then 3 classes (scalar)
+    const classes = n < 10 ? 2 : 3;
+    const w = n < 4 ? [4, 13, 8, 7][n] : pick([1, 3, 4, 5, 9, 12, 17]), h = pick([1, 2, 3]);
+    const y0 = h > 1 && n % 2 ? 1 : 0, y1 = h;
+    const G = geometry(w, h);
+    const slot = Math.max(4, classes);
+    const sumsOff = 0, lOff = 2 * slot, tOff = lOff + classes * G.mapSize, total = tOff + w * h + 4;
+    const scratch = k.arena.alloc(8 * classes);
+    const setup = (softmaxOut: boolean) => (mem: Float32Array, base: number, rand: () => number) => {
+      for (let i = 0; i < total; i++) mem[i] = rand() * 2 - 1;
+      new Float64Array(mem.buffer, base, slot).fill(0.5);
+      const targets = new Int32Array(mem.buffer, base + 4 * tOff, w * h);
+      for (let p = 0; p < w * h; p++) targets[p] = Math.floor(rand() * classes);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        const at = (c: number) => lOff + c * G.mapSize + G.interior + y * G.stride + x;
+        const kind = rand();
+        // logits: ordinary, far apart (exp underflows), tied, or one infinite (n even: in 2 classes its SIMD group
+        // falls back to the scalar pass; left as it is, as a NaN would be, which the region check reads as unwritten)
+        const l = Array.from({ length: classes }, () => 8 * (rand() * 2 - 1));
+        if (kind < 0.1) l[0] = l[classes - 1] + (rand() < 0.5 ? 120 : -120);
+        else if (kind < 0.2) l[classes - 1] = l[0];
+        else if (kind < 0.25 && !softmaxOut && n % 2 === 0) l[Math.floor(rand() * classes)] = pick([Infinity, -Infinity]);
+        if (softmaxOut) {
+          // the second pass reads probabilities
+          const m = Math.max(...l), e = l.map((v) => Math.exp(v - m)), z = e.reduce((a, b) => a + b);
+          e.forEach((v, c) => (mem[at(c)] = v / z));
+        } else l.forEach((v, c) => (mem[at(c)] = v));
+      }
+    };
+    const label = `W=${w} H=${h} rows [${y0},${y1}) classes=${classes}`;
+    await crossCheck(t, k, `softmax ${label}`, total, setup(false),
+      (fn, b) => fn('spectral_softmax_f32', b + 4 * sumsOff, scratch, b + 4 * (lOff + G.interior), G.mapSize, G.stride, classes, b + 4 * tOff, w, y0, y1),
+      [sumsOff, 4]);
+    const gTrue = r() - 1, gOther = r() * 0.5;
+    await crossCheck(t, k, `softmax grad ${label}`, total, setup(true),
+      (fn, b) => fn('spectral_softmax_grad_f32', b + 4 * sumsOff, b + 4 * (lOff + G.interior), G.mapSize, G.stride, classes, b + 4 * tOff, w, w * h, gTrue, gOther, y0, y1),
+      [sumsOff, classes]);
+  }
+});
+
 t.test('spectral_conv2d_grad_f64_3x3p1 (the norm\'s Jacobian, then tap gradients) against its twins', async (t) => {
   const k = await kernels();
   const r = rng(92);

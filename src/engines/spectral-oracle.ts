@@ -21,9 +21,6 @@ export const SPECTRAL_KERNEL_NAMES: readonly (keyof SpectralKernels)[] = [
   'spectral_scatter_grad_f64_2x2s2', 'spectral_softmax_f32', 'spectral_softmax_grad_f32',
 ];
 
-/** Kernels scalar by nature (an exp and a log per pixel): no SIMD build beside a scalar twin. */
-export const SCALAR_SPECTRAL_KERNELS: ReadonlySet<keyof SpectralKernels> = new Set(['spectral_softmax_f32', 'spectral_softmax_grad_f32']);
-
 /** Consumer tables have their rows padded to a multiple of 4 entries (twin: assembly/spectral.ts). */
 export function padded4(n: number): number {
   return (n + 3) & ~3;

@@ -158,9 +158,14 @@ export interface KernelExports {
    * The training loss's first pass over the logit maps (classes maps, rows [y0, y1), int32 targets
    * row-major; outc's bias included by spectral_fuse_f32): writes the softmax over the logits, and adds to
    * float64 sums[0..3]: Σ −log s_t, Σ_k s_k, Σ s_t, pixels with a logit that is not finite.
-   * scratch: classes float64 per thread. Scalar by nature (exp and log per pixel): no twin.
+   * scratch: classes float64 per thread. SIMD for 2 classes (float32 exp and log, within a few ulp
+   * of the float64 twin's); other class counts run the twin's scalar pass.
    */
   spectral_softmax_f32(
+    sumsPtr: number, scratchPtr: number, lPtr: number, mapStride: number, rowStride: number, classes: number,
+    targetPtr: number, width: number, y0: number, y1: number,
+  ): void;
+  spectral_softmax_f32_ref(
     sumsPtr: number, scratchPtr: number, lPtr: number, mapStride: number, rowStride: number, classes: number,
     targetPtr: number, width: number, y0: number, y1: number,
   ): void;
@@ -169,6 +174,10 @@ export interface KernelExports {
    * the target class and gOther elsewhere, written over the softmax; sums[k] += ∂L/∂logit_k (float64).
    */
   spectral_softmax_grad_f32(
+    sumsPtr: number, sPtr: number, mapStride: number, rowStride: number, classes: number, targetPtr: number, width: number,
+    pixels: number, gTrue: number, gOther: number, y0: number, y1: number,
+  ): void;
+  spectral_softmax_grad_f32_ref(
     sumsPtr: number, sPtr: number, mapStride: number, rowStride: number, classes: number, targetPtr: number, width: number,
     pixels: number, gTrue: number, gOther: number, y0: number, y1: number,
   ): void;
@@ -289,5 +298,7 @@ export const KERNEL_EXPORT_NAMES: readonly (keyof KernelExports)[] = [
   'spectral_scatter_grad_f64_2x2s2',
   'spectral_scatter_grad_f64_2x2s2_ref',
   'spectral_softmax_f32',
+  'spectral_softmax_f32_ref',
   'spectral_softmax_grad_f32',
+  'spectral_softmax_grad_f32_ref',
 ];
