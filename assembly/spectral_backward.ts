@@ -159,19 +159,19 @@ function foldSums(sumsPtr: usize, wgradPtr: usize, scratchPtr: usize, channels: 
 // a third of the channel-blocks in the upstream model) has g_o = 0 there and adds nothing to u,
 // the sums or the weight gradient, so only its z is formed. Fused in one loop, the u accumulators
 // are spilled to the stack and each channel waits on a store-to-load round trip.
-// Slots: 32 bytes a channel for eight columns of a row (z, then g, of columns 0–3 and 4–7), 64 for
-// a pooled row pair (top and bottom of columns 0–3, then of columns 4–7); the list holds the
-// channel of each slot, int32.
+// Slots, one a channel: 32 bytes for eight columns of a row (z, then g, of columns 0–3 and 4–7),
+// 64 for a pooled row pair (top and bottom of columns 0–3, then of columns 4–7); the list holds
+// the live channels in order, int32.
 
-/** u_a at pixels uA (and uB if two) = Σ_o F[o,a] g_o over the n listed channels, g from the slots (vectors for uA and uB side by side, slotBytes a slot); na = 4. */
-function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, slots: usize, slotBytes: usize, list: usize, n: i32, fPtr: usize): void {
+/** u_a at pixels uA (and uB if two) = Σ_o F[o,a] g_o over the n listed channels, g from their slots (vectors for uA and uB side by side, 2^slotShift bytes a slot); na = 4. */
+function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, slots: usize, slotShift: usize, list: usize, n: i32, fPtr: usize): void {
   const zero = f32x4.splat(0);
   let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
-  let gb = slots;
   if (two) {
     let b0 = zero, b1 = zero, b2 = zero, b3 = zero;
     for (let j = 0; j < n; j++) {
-      const f = fPtr + (<usize>load<i32>(list + (<usize>j << 2)) << 4);
+      const o = <usize>load<i32>(list + (<usize>j << 2));
+      const f = fPtr + (o << 4), gb = slots + (o << slotShift);
       const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
       const ga = v128.load(gb), gB = v128.load(gb, 16);
       a0 = madd(f0, ga, a0);
@@ -182,7 +182,6 @@ function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, slots: usize,
       b1 = madd(f1, gB, b1);
       b2 = madd(f2, gB, b2);
       b3 = madd(f3, gB, b3);
-      gb += slotBytes;
     }
     v128.store(uB, b0);
     v128.store(uB + uMap, b1);
@@ -190,13 +189,13 @@ function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, slots: usize,
     v128.store(uB + 3 * uMap, b3);
   } else {
     for (let j = 0; j < n; j++) {
-      const f = fPtr + (<usize>load<i32>(list + (<usize>j << 2)) << 4);
-      const ga = v128.load(gb);
+      const o = <usize>load<i32>(list + (<usize>j << 2));
+      const f = fPtr + (o << 4);
+      const ga = v128.load(slots + (o << slotShift));
       a0 = madd(v128.load32_splat(f), ga, a0);
       a1 = madd(v128.load32_splat(f, 4), ga, a1);
       a2 = madd(v128.load32_splat(f, 8), ga, a2);
       a3 = madd(v128.load32_splat(f, 12), ga, a3);
-      gb += slotBytes;
     }
   }
   v128.store(uA, a0);
@@ -223,10 +222,16 @@ function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, slots: usize,
   return go;
 }
 
+/** 1 if a lane of z is above 0, else 0 (the lanes' sign mask, then its carry into bit 4: no branch). */
+// @ts-ignore: decorator
+@inline function isLive(z: v128): i32 {
+  return (i32x4.bitmask(f32x4.gt(z, f32x4.splat(0))) + 15) >> 4;
+}
+
 /**
  * z_o of eight columns of a row (four if not two: the second vector 0) for every channel, q at the
- * block's first map: into the slots, and the channel into the list, a channel's slot kept only
- * when it is live (z_o > 0 at one of the columns). Returns the number of live channels; na = 4.
+ * block's first map, into channel o's slot; the live channels (z_o > 0 at one of the columns)
+ * listed in order. Returns their number; na = 4.
  */
 function liveColumns(slots: usize, list: usize, q: usize, qMap: usize, two: bool, fPtr: usize, channels: i32): i32 {
   const zero = f32x4.splat(0);
@@ -239,17 +244,17 @@ function liveColumns(slots: usize, list: usize, q: usize, qMap: usize, two: bool
     b3 = v128.load(q + 3 * qMap, 16);
   }
   let n = 0;
-  let f = fPtr;
+  let f = fPtr, slot = slots;
   for (let o = 0; o < channels; o++) {
     const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
     const za = f32x4.add(madd(f0, a0, f32x4.mul(f1, a1)), madd(f2, a2, f32x4.mul(f3, a3)));
     const zb = f32x4.add(madd(f0, b0, f32x4.mul(f1, b1)), madd(f2, b2, f32x4.mul(f3, b3)));
-    const slot = slots + (<usize>n << 5);
     v128.store(slot, za);
     v128.store(slot, zb, 16);
     store<i32>(list + (<usize>n << 2), o);
-    n += <i32>v128.any_true(f32x4.gt(f32x4.pmax(za, zb), zero));
+    n += isLive(f32x4.pmax(za, zb));
     f += 16;
+    slot += 32;
   }
   return n;
 }
@@ -274,10 +279,9 @@ function gradLive(
       e2 = v128.load(d + 2 * outMap, 16);
       e3 = v128.load(d + 3 * outMap, 16);
     }
-    let slot = slots;
     for (let j = 0; j < n; j++) {
-      const o = <usize>load<i32>(list + (<usize>j << 2)) << 4;
-      const g = gPtr + o, s = scratchPtr + o;
+      const o = <usize>load<i32>(list + (<usize>j << 2));
+      const g = gPtr + (o << 4), s = scratchPtr + (o << 4), slot = slots + (o << 5);
       const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4), g2 = v128.load32_splat(g, 8), g3 = v128.load32_splat(g, 12);
       const za = v128.load(slot), zb = v128.load(slot, 16);
       const ga = v128.and(f32x4.add(madd(g0, d0, f32x4.mul(g1, d1)), madd(g2, d2, f32x4.mul(g3, d3))), f32x4.gt(za, zero));
@@ -285,7 +289,6 @@ function gradLive(
       v128.store(slot, ga);
       v128.store(slot, gb, 16);
       v128.store(s, madd(gb, zb, madd(ga, za, v128.load(s))));
-      slot += 32;
     }
     return;
   }
@@ -297,10 +300,9 @@ function gradLive(
       e0 = v128.load(d, 16);
       e1 = v128.load(d + outMap, 16);
     }
-    let slot = slots;
     for (let j = 0; j < n; j++) {
       const o = <usize>load<i32>(list + (<usize>j << 2));
-      const g = gPtr + o * gs, s = scratchPtr + o * ss;
+      const g = gPtr + o * gs, s = scratchPtr + o * ss, slot = slots + (o << 5);
       const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4);
       const za = v128.load(slot), zb = v128.load(slot, 16);
       const ga = v128.and(madd(g1, d1, f32x4.mul(g0, d0)), f32x4.gt(za, zero));
@@ -311,17 +313,14 @@ function gradLive(
       v128.store(slot, ga);
       v128.store(slot, gb, 16);
       v128.store(s, madd(gb, zb, madd(ga, za, v128.load(s))));
-      slot += 32;
     }
     return;
   }
-  let slot = slots;
   for (let j = 0; j < n; j++) {
     const o = <usize>load<i32>(list + (<usize>j << 2));
-    const g = gPtr + o * gs, s = scratchPtr + o * ss;
+    const g = gPtr + o * gs, s = scratchPtr + o * ss, slot = slots + (o << 5);
     v128.store(slot, gradOf(v128.load(slot), d, outMap, nOut, g, s, wg));
     if (two) v128.store(slot, gradOf(v128.load(slot, 16), d + 16, outMap, nOut, g, s, wg), 16);
-    slot += 32;
   }
 }
 
@@ -343,7 +342,7 @@ function backfuseRow(
       const q = at(qPtr, y * qRowStride + x), d = at(outPtr, y * outRowStride + x), u = at(uPtr, y * uRowStride + x);
       const n = liveColumns(slots, list, q, qMap, two, fPtr, channels);
       gradLive(slots, list, n, two, scratchPtr, ss, wg, d, outMap, nOut, gPtr, gs);
-      projectBack(u, u + 16, two, uMap, slots, 32, list, n, fPtr);
+      projectBack(u, u + 16, two, uMap, slots, 5, list, n, fPtr);
     }
     return;
   }
@@ -381,24 +380,22 @@ function backfuseRow(
 
 /**
  * z_o of a pooled row pair (y, y+1), eight columns (four windows), q at the block's first map, for
- * every channel: into the slots (64 bytes: top and bottom of columns 0–3, then of columns 4–7),
- * the channel into the list, a slot kept only when the channel is live (z_o > 0 at one of the 16
- * pixels). Returns the number of live channels; na = 4.
+ * every channel into its slot (64 bytes: top and bottom of columns 0–3, then of columns 4–7); the
+ * live channels (z_o > 0 at one of the 16 pixels) listed in order. Returns their number; na = 4.
  */
 function livePoolQuad(slots: usize, list: usize, q: usize, qMap: usize, qRow: usize, fPtr: usize, channels: i32): i32 {
-  const zero = f32x4.splat(0);
   let n = 0;
-  let f = fPtr;
+  let f = fPtr, slot = slots;
   for (let o = 0; o < channels; o++) {
     const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
-    const slot = slots + (<usize>n << 6);
     const m = f32x4.pmax(
       f32x4.pmax(zOf(slot, q, qMap, f0, f1, f2, f3), zOf(slot + 16, q + qRow, qMap, f0, f1, f2, f3)),
       f32x4.pmax(zOf(slot + 32, q + 16, qMap, f0, f1, f2, f3), zOf(slot + 48, q + 16 + qRow, qMap, f0, f1, f2, f3)),
     );
     store<i32>(list + (<usize>n << 2), o);
-    n += <i32>v128.any_true(f32x4.gt(m, zero));
+    n += isLive(m);
     f += 16;
+    slot += 64;
   }
   return n;
 }
@@ -424,10 +421,9 @@ function gradPoolLive(
   d: usize, outMap: usize, outRow: usize, gPtr: usize,
   pw: usize, poolMap: usize, gpPtr: usize,
 ): void {
-  let slot = slots;
   for (let j = 0; j < n; j++) {
-    const o = <usize>load<i32>(list + (<usize>j << 2)) << 4;
-    const g = gPtr + o, gp = gpPtr + o, s = scratchPtr + o;
+    const o = <usize>load<i32>(list + (<usize>j << 2));
+    const g = gPtr + (o << 4), gp = gpPtr + (o << 4), s = scratchPtr + (o << 4), slot = slots + (o << 6);
     const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4), g2 = v128.load32_splat(g, 8), g3 = v128.load32_splat(g, 12);
     // The pooled gradient of the four windows, then spread to their pairs of columns.
     const dp = f32x4.add(
@@ -438,7 +434,6 @@ function gradPoolLive(
     gz = gradPoolVector(gz, slot, d, outMap, outRow, g0, g1, g2, g3, v128.shuffle<f32>(dp, dp, 0, 0, 1, 1));
     gz = gradPoolVector(gz, slot + 32, d + 16, outMap, outRow, g0, g1, g2, g3, v128.shuffle<f32>(dp, dp, 2, 2, 3, 3));
     v128.store(s, gz);
-    slot += 64;
   }
 }
 
@@ -515,8 +510,8 @@ function backfusePoolRows(
     if (quad && x + 8 <= xs) {
       const n = livePoolQuad(gBuf, list, q, qMap, qRow, fPtr, channels);
       gradPoolLive(gBuf, list, n, scratchPtr, d, outMap, outRow, gPtr, pw, poolMap, gpPtr);
-      projectBack(u, u + uRow, true, uMap, gBuf, 64, list, n, fPtr);
-      projectBack(u + 16, u + 16 + uRow, true, uMap, gBuf + 32, 64, list, n, fPtr);
+      projectBack(u, u + uRow, true, uMap, gBuf, 6, list, n, fPtr);
+      projectBack(u + 16, u + 16 + uRow, true, uMap, gBuf + 32, 6, list, n, fPtr);
       x += 4;
       continue;
     }
@@ -606,7 +601,7 @@ function backfusePoolRows(
       s += ss;
       gb += 32;
     }
-    if (na4) projectBack(u, u + uRow, true, uMap, gBuf, 32, list, channels, fPtr);
+    if (na4) projectBack(u, u + uRow, true, uMap, gBuf, 5, list, channels, fPtr);
   }
 }
 
