@@ -301,6 +301,13 @@ t.test('encodePng round trips 8/16-bit, 1–4 channels; pngjs reads the result',
   const rgb = Uint8Array.from({ length: 36 }, (_, i) => i * 7);
   const dec = decodePng(encodeRgbPng(rgb, 4, 3));
   t.same([dec.channels, ...dec.data], [3, ...rgb], 'encodeRgbPng');
+  // A mask of runs (unfiltered rows, run-length deflate): the same pixels through our decoder and pngjs.
+  const mw = 959, mh = 64, mask = new Uint8Array(mw * mh);
+  for (let y = 0; y < mh; y++) for (let x = 0; x < mw; x++) mask[y * mw + x] = (x - 3 * y) % 97 < 40 ? 255 : 0;
+  const maskBytes = encodeGreyPng(mask, mw, mh);
+  t.same(Array.from(decodePng(maskBytes).data), Array.from(mask), 'encodeGreyPng: a mask of runs decodes to itself');
+  const viaPngjs = PNG.sync.read(Buffer.from(maskBytes));
+  t.ok(viaPngjs.width === mw && viaPngjs.height === mh && mask.every((v, p) => viaPngjs.data[4 * p] === v), 'encodeGreyPng: pngjs reads the same mask');
   throwsCode(t, () => encodeGreyPng(grey, 5, 3), 'IMAGE_DIMENSIONS', 'encode with the wrong sample count');
   throwsCode(t, () => encodeGreyPng(new Uint8Array(0), 0, 0), 'IMAGE_DIMENSIONS', 'encode 0×0');
 });

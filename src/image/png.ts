@@ -523,11 +523,15 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * Filters each row with the filter whose output has the smallest sum of absolute signed bytes
- * (the libpng heuristic), filter byte first.
+ * The filtered rows, filter byte first: `adaptive`, each row with the filter whose output has the
+ * smallest sum of absolute signed bytes (the libpng heuristic); `none`, every row as it is.
  */
-function filterRows(bytesIn: Uint8Array, height: number, stride: number, bpp: number): Uint8Array {
+function filterRows(bytesIn: Uint8Array, height: number, stride: number, bpp: number, filter: RowFilter): Uint8Array {
   const raw = new Uint8Array(height * (stride + 1));
+  if (filter === 'none') {
+    for (let y = 0; y < height; y++) raw.set(bytesIn.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+    return raw;
+  }
   const trial = new Uint8Array(stride);
   for (let y = 0; y < height; y++) {
     const cur = y * stride;
@@ -564,10 +568,17 @@ function filterRows(bytesIn: Uint8Array, height: number, stride: number, bpp: nu
 }
 
 /**
+ * How rows are filtered before deflate: `adaptive` tries the five PNG filters on each row and keeps
+ * the smallest (photographs); `none` leaves rows as they are (masks: long runs of one value, which
+ * a run-length deflate packs better and about thirty times faster).
+ */
+export type RowFilter = 'adaptive' | 'none';
+
+/**
  * Encodes an 8- or 16-bit image (channels 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA), not interlaced,
  * one IDAT, with the given zlib deflate.
  */
-export function encodePngWith(image: EncodableImage, deflate: Deflate): Uint8Array {
+export function encodePngWith(image: EncodableImage, deflate: Deflate, filter: RowFilter = 'adaptive'): Uint8Array {
   const { data, width, height, channels } = image;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > 2 ** 31 - 1 || height > 2 ** 31 - 1) {
     fail('png', 'IMAGE_DIMENSIONS', `${width}×${height}: width and height must be 1 to 2^31−1`);
@@ -590,7 +601,7 @@ export function encodePngWith(image: EncodableImage, deflate: Deflate): Uint8Arr
     bytesIn = data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.length);
   }
   const colorType = [0, 0, 4, 2, 6][channels];
-  const raw = filterRows(bytesIn, height, stride, channels * (depth / 8));
+  const raw = filterRows(bytesIn, height, stride, channels * (depth / 8), filter);
   const idat = deflate(raw);
   const parts: Uint8Array[] = [PNG_SIGNATURE, pngChunk('IHDR', ihdrData(width, height, depth, colorType))];
   const IDAT_PIECE = 1 << 20; // 1 MiB IDAT chunks, well under the 2^31−1 chunk limit

@@ -6,7 +6,7 @@
  * inflate is bounded by `maxOutputLength` = the exact size IHDR implies + 1, and the length must
  * match exactly before a pixel is read. pngjs stays the independent oracle in the tests.
  */
-import { inflateRawSync, deflateSync } from 'node:zlib';
+import { constants as zlibConstants, deflateSync, inflateRawSync } from 'node:zlib';
 import { fail, toFreqregError } from '../errors.js';
 import {
   decodePngWith, encodePngWith, inspectPng, type DecodedPng, type EncodableImage, type PngLimits,
@@ -85,9 +85,14 @@ export function encodePng(image: EncodableImage): Uint8Array {
   return encodePngWith(image, (raw) => deflateSync(raw));
 }
 
-/** An 8-bit grey PNG of `width × height` samples (a mask as 0/255 from `maskToGrey`). */
+/**
+ * An 8-bit grey PNG of `width × height` samples, made for masks (0/255 from `maskToGrey`): rows
+ * unfiltered and deflated run-length (959×640: about 0.5 ms and 2 KB, against 14 ms and 2.8 KB
+ * with the adaptive filters); any grey image is encoded exactly, if less tightly than a photograph
+ * would be by `encodePng`.
+ */
 export function encodeGreyPng(data: Uint8Array, width: number, height: number): Uint8Array {
-  return encodePng({ data, width, height, channels: 1 });
+  return encodePngWith({ data, width, height, channels: 1 }, (raw) => deflateSync(raw, { strategy: zlibConstants.Z_RLE }), 'none');
 }
 
 /** An 8-bit RGB PNG from interleaved RGB samples. */
