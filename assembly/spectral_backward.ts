@@ -222,6 +222,18 @@ function projectBack(uA: usize, uB: usize, two: bool, uMap: usize, slots: usize,
   return go;
 }
 
+/** c0·v0 + c1·v1 + c2·v2 + c3·v3 by lanes, as (c0·v0 + c1·v1) + (c2·v2 + c3·v3): every four-term sum of these kernels. */
+// @ts-ignore: decorator
+@inline function sum4(c0: v128, c1: v128, c2: v128, c3: v128, v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  return f32x4.add(madd(c0, v0, f32x4.mul(c1, v1)), madd(c2, v2, f32x4.mul(c3, v3)));
+}
+
+/** sum4 of the vectors of four maps at p, `map` bytes apart. */
+// @ts-ignore: decorator
+@inline function sum4At(c0: v128, c1: v128, c2: v128, c3: v128, p: usize, map: usize): v128 {
+  return sum4(c0, c1, c2, c3, v128.load(p), v128.load(p + map), v128.load(p + 2 * map), v128.load(p + 3 * map));
+}
+
 /** 1 if a lane of z is above 0, else 0 (the lanes' sign mask, then its carry into bit 4: no branch). */
 // @ts-ignore: decorator
 @inline function isLive(z: v128): i32 {
@@ -247,8 +259,8 @@ function liveColumns(slots: usize, list: usize, q: usize, qMap: usize, two: bool
   let f = fPtr, slot = slots;
   for (let o = 0; o < channels; o++) {
     const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
-    const za = f32x4.add(madd(f0, a0, f32x4.mul(f1, a1)), madd(f2, a2, f32x4.mul(f3, a3)));
-    const zb = f32x4.add(madd(f0, b0, f32x4.mul(f1, b1)), madd(f2, b2, f32x4.mul(f3, b3)));
+    const za = sum4(f0, f1, f2, f3, a0, a1, a2, a3);
+    const zb = sum4(f0, f1, f2, f3, b0, b1, b2, b3);
     v128.store(slot, za);
     v128.store(slot, zb, 16);
     store<i32>(list + (<usize>n << 2), o);
@@ -284,8 +296,8 @@ function gradLive(
       const g = gPtr + (o << 4), s = scratchPtr + (o << 4), slot = slots + (o << 5);
       const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4), g2 = v128.load32_splat(g, 8), g3 = v128.load32_splat(g, 12);
       const za = v128.load(slot), zb = v128.load(slot, 16);
-      const ga = v128.and(f32x4.add(madd(g0, d0, f32x4.mul(g1, d1)), madd(g2, d2, f32x4.mul(g3, d3))), f32x4.gt(za, zero));
-      const gb = v128.and(f32x4.add(madd(g0, e0, f32x4.mul(g1, e1)), madd(g2, e2, f32x4.mul(g3, e3))), f32x4.gt(zb, zero));
+      const ga = v128.and(sum4(g0, g1, g2, g3, d0, d1, d2, d3), f32x4.gt(za, zero));
+      const gb = v128.and(sum4(g0, g1, g2, g3, e0, e1, e2, e3), f32x4.gt(zb, zero));
       v128.store(slot, ga);
       v128.store(slot, gb, 16);
       v128.store(s, madd(gb, zb, madd(ga, za, v128.load(s))));
@@ -403,10 +415,7 @@ function livePoolQuad(slots: usize, list: usize, q: usize, qMap: usize, qRow: us
 /** z = Σ_a F[o,a] q_a of four pixels (q at the first map; F's row splatted), stored at slot and returned. */
 // @ts-ignore: decorator
 @inline function zOf(slot: usize, q: usize, qMap: usize, f0: v128, f1: v128, f2: v128, f3: v128): v128 {
-  const z = f32x4.add(
-    madd(f0, v128.load(q), f32x4.mul(f1, v128.load(q + qMap))),
-    madd(f2, v128.load(q + 2 * qMap), f32x4.mul(f3, v128.load(q + 3 * qMap))),
-  );
+  const z = sum4At(f0, f1, f2, f3, q, qMap);
   v128.store(slot, z);
   return z;
 }
@@ -426,10 +435,7 @@ function gradPoolLive(
     const g = gPtr + (o << 4), gp = gpPtr + (o << 4), s = scratchPtr + (o << 4), slot = slots + (o << 6);
     const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4), g2 = v128.load32_splat(g, 8), g3 = v128.load32_splat(g, 12);
     // The pooled gradient of the four windows, then spread to their pairs of columns.
-    const dp = f32x4.add(
-      madd(v128.load32_splat(gp), v128.load(pw), f32x4.mul(v128.load32_splat(gp, 4), v128.load(pw + poolMap))),
-      madd(v128.load32_splat(gp, 8), v128.load(pw + 2 * poolMap), f32x4.mul(v128.load32_splat(gp, 12), v128.load(pw + 3 * poolMap))),
-    );
+    const dp = sum4At(v128.load32_splat(gp), v128.load32_splat(gp, 4), v128.load32_splat(gp, 8), v128.load32_splat(gp, 12), pw, poolMap);
     let gz = v128.load(s);
     gz = gradPoolVector(gz, slot, d, outMap, outRow, g0, g1, g2, g3, v128.shuffle<f32>(dp, dp, 0, 0, 1, 1));
     gz = gradPoolVector(gz, slot + 32, d + 16, outMap, outRow, g0, g1, g2, g3, v128.shuffle<f32>(dp, dp, 2, 2, 3, 3));
@@ -442,14 +448,7 @@ function gradPoolLive(
 @inline function gradPoolVector(
   gz: v128, slot: usize, d: usize, outMap: usize, outRow: usize, g0: v128, g1: v128, g2: v128, g3: v128, dp: v128,
 ): v128 {
-  const dt = f32x4.add(
-    madd(g0, v128.load(d), f32x4.mul(g1, v128.load(d + outMap))),
-    madd(g2, v128.load(d + 2 * outMap), f32x4.mul(g3, v128.load(d + 3 * outMap))),
-  );
-  const db = f32x4.add(
-    madd(g0, v128.load(d + outRow), f32x4.mul(g1, v128.load(d + outMap + outRow))),
-    madd(g2, v128.load(d + 2 * outMap + outRow), f32x4.mul(g3, v128.load(d + 3 * outMap + outRow))),
-  );
+  const dt = sum4At(g0, g1, g2, g3, d, outMap), db = sum4At(g0, g1, g2, g3, d + outRow, outMap);
   return routePooled(slot, v128.load(slot), v128.load(slot, 16), dt, db, dp, gz);
 }
 
@@ -528,14 +527,8 @@ function backfusePoolRows(
       let zt = zero, zb = zero;
       if (na4) {
         const f0 = v128.load32_splat(f), f1 = v128.load32_splat(f, 4), f2 = v128.load32_splat(f, 8), f3 = v128.load32_splat(f, 12);
-        zt = f32x4.add(
-          madd(f0, v128.load(q), f32x4.mul(f1, v128.load(q + qMap))),
-          madd(f2, v128.load(q + 2 * qMap), f32x4.mul(f3, v128.load(q + 3 * qMap))),
-        );
-        zb = f32x4.add(
-          madd(f0, v128.load(q + qRow), f32x4.mul(f1, v128.load(q + qMap + qRow))),
-          madd(f2, v128.load(q + 2 * qMap + qRow), f32x4.mul(f3, v128.load(q + 3 * qMap + qRow))),
-        );
+        zt = sum4At(f0, f1, f2, f3, q, qMap);
+        zb = sum4At(f0, f1, f2, f3, q + qRow, qMap);
       } else {
         let qa = q;
         for (let a = 0; a < na; a++) {
@@ -548,14 +541,8 @@ function backfusePoolRows(
       let dt = zero, db = zero;
       if (nOut == 4) {
         const g0 = v128.load32_splat(g), g1 = v128.load32_splat(g, 4), g2 = v128.load32_splat(g, 8), g3 = v128.load32_splat(g, 12);
-        dt = f32x4.add(
-          madd(g0, v128.load(d), f32x4.mul(g1, v128.load(d + outMap))),
-          madd(g2, v128.load(d + 2 * outMap), f32x4.mul(g3, v128.load(d + 3 * outMap))),
-        );
-        db = f32x4.add(
-          madd(g0, v128.load(d + outRow), f32x4.mul(g1, v128.load(d + outMap + outRow))),
-          madd(g2, v128.load(d + 2 * outMap + outRow), f32x4.mul(g3, v128.load(d + 3 * outMap + outRow))),
-        );
+        dt = sum4At(g0, g1, g2, g3, d, outMap);
+        db = sum4At(g0, g1, g2, g3, d + outRow, outMap);
       } else {
         let dg = d;
         for (let k = 0; k < nOut; k++) {
@@ -568,9 +555,9 @@ function backfusePoolRows(
       // The pooled gradient of each window (two windows in the four lanes), then spread to its pair.
       let dp = zero;
       if (nPool == 4) {
-        dp = f32x4.add(
-          madd(v128.load32_splat(gp), v128.load64_zero(pw), f32x4.mul(v128.load32_splat(gp, 4), v128.load64_zero(pw + poolMap))),
-          madd(v128.load32_splat(gp, 8), v128.load64_zero(pw + 2 * poolMap), f32x4.mul(v128.load32_splat(gp, 12), v128.load64_zero(pw + 3 * poolMap))),
+        dp = sum4(
+          v128.load32_splat(gp), v128.load32_splat(gp, 4), v128.load32_splat(gp, 8), v128.load32_splat(gp, 12),
+          v128.load64_zero(pw), v128.load64_zero(pw + poolMap), v128.load64_zero(pw + 2 * poolMap), v128.load64_zero(pw + 3 * poolMap),
         );
       } else {
         let pg = pw;
